@@ -1,0 +1,3 @@
+"""CLI commands of the training stage."""
+
+from caretune.cli.app import app  # noqa: F401

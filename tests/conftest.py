@@ -1,0 +1,154 @@
+"""Shared fixtures: tiny random models built from a config, a tokenizer trained in the test, small data.
+
+Nothing here downloads anything: the tokenizer is a byte-level BPE trained on a synthetic support corpus in
+about a second, and the models are random-initialised from a config, so every stage can be tested for real
+(training, export, llama.cpp, the server) in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+SPECIAL_TOKENS = ["<pad>", "<bos>", "<eos>", "<unk>"]
+
+_CUSTOMER_LINES = [
+    "my order has not arrived yet",
+    "how do I reset my password",
+    "can I get a refund for my jacket",
+    "what are your opening hours on sunday",
+    "the app keeps crashing when I log in",
+    "where is my parcel it was due yesterday",
+]
+_AGENT_LINES = [
+    "Sorry to hear that! Please DM us your order number and we will check.",
+    "You can reset it from Settings > Account > Reset password.",
+    "Refunds are possible within 30 days of delivery.",
+    "We are open 9am to 6pm Monday to Saturday, closed on Sunday.",
+    "Please update the app to the latest version and try again.",
+    "Standard shipping takes 3 to 5 working days.",
+]
+
+
+def synthetic_conversations(n: int, seed: int = 0) -> list[dict]:
+    """Chat-format examples whose agent reply is a deterministic function of the customer's question.
+
+    A model that learns them shows a falling loss quickly, which is what the training tests check.
+    """
+    rng = random.Random(seed)
+    examples = []
+    for _ in range(n):
+        turns = rng.randint(1, 2)
+        messages = [{"role": "system", "content": "You are a customer support agent for Acme."}]
+        for _ in range(turns):
+            i = rng.randrange(len(_CUSTOMER_LINES))
+            messages.append({"role": "user", "content": _CUSTOMER_LINES[i]})
+            messages.append({"role": "assistant", "content": _AGENT_LINES[i]})
+        examples.append({"messages": messages})
+    return examples
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    """Write rows as JSON Lines (UTF-8, one object per line)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A byte-level BPE tokenizer (vocab 512) trained on the synthetic support corpus, saved as an HF dir."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=512,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    corpus = _CUSTOMER_LINES + _AGENT_LINES + ["Customer: hello\nAgent: Hi! How can I help?"] * 5
+    tok.train_from_iterator(corpus, trainer=trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<bos>",
+        eos_token="<eos>",
+        pad_token="<pad>",
+        unk_token="<unk>",
+    )
+    out = tmp_path_factory.mktemp("tiny_tokenizer")
+    fast.save_pretrained(out)
+    return out
+
+
+def _save_tiny_model(model, tokenizer_dir: Path, out: Path) -> Path:
+    from transformers import AutoTokenizer
+
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(tokenizer_dir).save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_gemma_dir(tiny_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random Gemma 3 (text) causal LM, 2 layers, hidden 64: the default base model's architecture, tiny."""
+    import torch
+    from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
+
+    tok = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
+    torch.manual_seed(0)
+    config = Gemma3TextConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        max_position_embeddings=512,
+        sliding_window=128,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    model = Gemma3ForCausalLM(config)
+    return _save_tiny_model(model, tiny_tokenizer_dir, tmp_path_factory.mktemp("tiny_gemma"))
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tiny_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random Llama causal LM, 2 layers, hidden 64: a second architecture, and one llama.cpp knows well."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    model = LlamaForCausalLM(config)
+    return _save_tiny_model(model, tiny_tokenizer_dir, tmp_path_factory.mktemp("tiny_llama"))
+
+
+@pytest.fixture()
+def chat_data_dir(tmp_path: Path) -> Path:
+    """A prepared-data directory (train/valid/test.jsonl) of synthetic chat-format conversations."""
+    out = tmp_path / "prepared"
+    write_jsonl(out / "train.jsonl", synthetic_conversations(48, seed=1))
+    write_jsonl(out / "valid.jsonl", synthetic_conversations(8, seed=2))
+    write_jsonl(out / "test.jsonl", synthetic_conversations(8, seed=3))
+    return out
