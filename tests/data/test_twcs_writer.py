@@ -33,7 +33,7 @@ def test_writes_the_dump_shape(tmp_path: Path) -> None:
     path = write_twcs_csv(ROWS, tmp_path / "twcs.csv")
     lines = path.read_bytes().decode("utf-8").split("\n")
     assert lines[0] == ",".join(TWCS_COLUMNS)
-    assert lines[1] == '1,115712,True,Tue Oct 31 22:10:47 +0000 2017,"@sprintcare hi, it\'s broken'
+    assert lines[1] == "1,115712,True,Tue Oct 31 22:10:47 +0000 2017,\"@sprintcare hi, it's broken"
     assert lines[2] == 'again &amp; again 😡","2,3",'
     assert lines[3] == '2,sprintcare,False,Tue Oct 31 22:11:45 +0000 2017,"Say ""hi"" ^JK",,1.0'
     assert "\r" not in path.read_text(encoding="utf-8")
