@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 SPECIAL_TOKENS = ["<pad>", "<bos>", "<eos>", "<unk>"]
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 _CUSTOMER_LINES = [
     "my order has not arrived yet",
@@ -152,3 +153,105 @@ def chat_data_dir(tmp_path: Path) -> Path:
     write_jsonl(out / "valid.jsonl", synthetic_conversations(8, seed=2))
     write_jsonl(out / "test.jsonl", synthetic_conversations(8, seed=3))
     return out
+
+
+# --- inference and export (issue 4): LoRA run directories on the tiny models -------------------------------
+
+
+def sharpened_copy(base_dir: Path, out: Path, factor: float = 20.0) -> Path:
+    """A copy of a tiny model whose final norm scales the logits by `factor`.
+
+    A random model's next-token distribution is almost flat, so the last-bit differences between two correct
+    implementations flip its argmax; trained models are peaked. Sharpening makes greedy parity meaningful.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    norm = model.model.norm.weight
+    with torch.no_grad():
+        if model.config.model_type.startswith("gemma"):
+            norm.copy_((1.0 + norm) * factor - 1.0)  # Gemma's RMSNorm multiplies by (1 + w)
+        else:
+            norm.mul_(factor)
+    return _save_tiny_model(model, base_dir, out)
+
+
+def make_lora_run(base_dir: Path, out: Path, targets: list[str] = LORA_TARGETS) -> Path:
+    """A run directory as `caretune train` writes it, with a random non-zero LoRA adapter (so it matters)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(1)
+    model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=targets, init_lora_weights=False, task_type="CAUSAL_LM")
+    peft_model = get_peft_model(model, config)
+    with torch.no_grad():
+        for name, param in peft_model.named_parameters():
+            if "lora_" in name:
+                param.mul_(4.0)  # big enough that the adapter changes greedy output
+    peft_model.save_pretrained(out / "adapter")
+    AutoTokenizer.from_pretrained(base_dir).save_pretrained(out / "tokenizer")
+    run = {
+        "name": out.name,
+        "base_model": str(base_dir),
+        "method": "lora",
+        "prompt_format": {"kind": "plain", "user_prefix": "Customer:", "assistant_prefix": "Agent:",
+                          "stop": ["\nCustomer:"]},
+        "stop": ["\nCustomer:"],
+        "system_prompt": "You are a customer support agent for Acme.",
+        "hyperparameters": {"lora_r": 4, "lora_alpha": 8},
+        "status": "succeeded",
+    }
+    (out / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_run(tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A LoRA run on (a sharpened copy of) the tiny Llama, every linear layer adapted."""
+    base = sharpened_copy(tiny_llama_dir, tmp_path_factory.mktemp("sharp_llama"))
+    return make_lora_run(base, tmp_path_factory.mktemp("runs") / "llama-demo")
+
+
+@pytest.fixture(scope="session")
+def tiny_gemma_llamacpp_dir(tiny_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Gemma 3 that llama.cpp can run: query_pre_attn_scalar = head_dim (as in every real Gemma 3 but
+    27B; llama.cpp assumes it), and random norm weights so that Gemma's (1 + w) norm convention is exercised.
+    """
+    import torch
+    from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
+
+    tok = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
+    torch.manual_seed(0)
+    config = Gemma3TextConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=32,
+        query_pre_attn_scalar=32,
+        max_position_embeddings=512,
+        sliding_window=128,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    model = Gemma3ForCausalLM(config)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "norm" in name:
+                param.normal_(0.0, 0.3)
+    return _save_tiny_model(model, tiny_tokenizer_dir, tmp_path_factory.mktemp("tiny_gemma_llamacpp"))
+
+
+@pytest.fixture(scope="session")
+def tiny_gemma_run(tiny_gemma_llamacpp_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A LoRA run on the llama.cpp-compatible tiny Gemma 3."""
+    base = sharpened_copy(tiny_gemma_llamacpp_dir, tmp_path_factory.mktemp("sharp_gemma"))
+    return make_lora_run(base, tmp_path_factory.mktemp("runs") / "gemma-demo")
+
+

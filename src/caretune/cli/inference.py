@@ -1,3 +1,93 @@
-"""CLI commands of the inference stage."""
+"""CLI commands of the inference stage: ``caretune export`` and ``caretune chat``."""
 
-from caretune.cli.app import app  # noqa: F401
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from caretune.cli.app import app
+
+_CHAT_HELP = "Commands: /reset (forget the conversation), /system TEXT, /params NAME=VALUE ..., /quit."
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Argument(help="Run directory (runs/NAME).")],
+    format: Annotated[
+        str, typer.Option("--format", help="gguf-lora (llama.cpp adapter), gguf (merged), hf (merged).")
+    ] = "gguf-lora",
+    out: Annotated[Optional[Path], typer.Option(help="Where to write (default: RUN/export/...).")] = None,
+    dtype: Annotated[str, typer.Option(help="Weights of a merged GGUF: f16 or f32.")] = "f16",
+) -> None:
+    """Export a fine-tuned run for llama.cpp (adapter or merged GGUF) or as a merged Hugging Face directory."""
+    from caretune.errors import InputError
+    from caretune.export.run import OUTPUT_NAMES, export_run
+
+    if format not in OUTPUT_NAMES:
+        raise InputError(f"--format must be one of {', '.join(OUTPUT_NAMES)}, not {format!r}")
+    if dtype not in ("f16", "f32"):
+        raise InputError(f"--dtype must be f16 or f32, not {dtype!r}")
+    typer.echo(export_run(run, format, out, dtype))
+
+
+@app.command(epilog=_CHAT_HELP)
+def chat(
+    model: Annotated[str, typer.Argument(help="Run directory, registry name, HF directory or GGUF file.")],
+    engine: Annotated[str, typer.Option(help="auto, llamacpp or transformers.")] = "auto",
+    system: Annotated[Optional[str], typer.Option(help="System prompt (default: the run's).")] = None,
+    temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.7,
+    max_tokens: Annotated[int, typer.Option(help="Longest reply, in tokens.")] = 256,
+) -> None:
+    """Chat with a model in the terminal, with the server's prompt format and stop sequences."""
+    from caretune.engines import SamplingParams, load_engine
+    from caretune.engines.chat_session import ChatSession
+
+    loaded = load_engine(model, engine=engine)
+    try:
+        session = ChatSession(
+            loaded, system or loaded.system_prompt, SamplingParams(temperature=temperature, max_tokens=max_tokens)
+        )
+        typer.echo(f"Chatting with {loaded.model_id}. {_CHAT_HELP}")
+        _chat_loop(session)
+    finally:
+        loaded.close()
+
+
+def _chat_loop(session) -> None:
+    """Read lines until /quit or end of input; a command's mistake is reported and the chat goes on."""
+    from caretune.errors import CaretuneError
+
+    while True:
+        try:
+            line = input("You: ").strip()
+        except EOFError:
+            typer.echo()
+            return
+        if line == "/quit":
+            return
+        try:
+            _handle(session, line)
+        except CaretuneError as exc:
+            typer.echo(f"error: {exc}", err=True)
+
+
+def _handle(session, line: str) -> None:
+    command, _, rest = line.partition(" ")
+    if command == "/reset":
+        session.reset()
+        typer.echo("(conversation reset)")
+    elif command == "/system":
+        session.set_system(rest.strip())
+        typer.echo(f"(system prompt {'set' if rest.strip() else 'removed'})")
+    elif command == "/params":
+        params = session.update_params(rest.split())
+        typer.echo(f"(temperature={params.temperature} top_p={params.top_p} max_tokens={params.max_tokens})")
+    elif line.startswith("/"):
+        typer.echo(f"unknown command {command}. {_CHAT_HELP}", err=True)
+    elif line:
+        typer.echo("Agent:", nl=False)
+        for delta in session.reply(line):
+            typer.echo(delta, nl=False)
+        typer.echo()

@@ -1,0 +1,240 @@
+"""Benchmark inference on the real Gemma 3 270M (Q4_K_M GGUF) with a LoRA adapter, all in one run.
+
+Measures, on the same files and machine state:
+  1. batch 1: time to first token (TTFT) and decode tokens/s for (a) caretune's llama.cpp engine, (b) plain
+     llama-cpp-python (`Llama(..., lora_path=...)`, its own streaming completion), (c) caretune's
+     transformers engine. Targets: (a) >= 0.9x (b), (a) >= 5x (c).
+  2. aggregate tokens/s of 8 concurrent generations in caretune's llama.cpp engine vs one stream (>= 2x).
+  3. parity on the Q4 base: of the first 32 greedy tokens on 20 chat prompts, how many agree between the
+     llama.cpp engine (Q4 weights) and the transformers engine (the same weights dequantised to f32).
+
+Without --run, a LoRA adapter with small random weights of the right shapes is made (r=16, every linear
+layer): speed does not depend on what the weights are, and no trained Gemma run is needed.
+
+    nice -n 10 python bench/infer.py [--run runs/NAME] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+SPEED_PROMPT = "Customer: my parcel was due yesterday and the tracking page has not changed since Monday\nAgent:"
+QUESTIONS = [
+    "my order has not arrived yet",
+    "how do I reset my password",
+    "can I get a refund for my jacket",
+    "what are your opening hours on sunday",
+    "the app keeps crashing when I log in",
+    "where is my parcel it was due yesterday",
+    "I was charged twice for one order",
+    "how do I change my address",
+    "my discount code does not work",
+    "can I cancel my subscription",
+    "the item I received is broken",
+    "do you ship to Canada",
+    "how long does a refund take",
+    "I forgot my username",
+    "why was my account locked",
+    "can I speak to a manager",
+    "the website is very slow today",
+    "my card was declined",
+    "how do I return a gift",
+    "is there a student discount",
+]
+
+
+def make_random_run(out: Path) -> Path:
+    """A run directory on gemma-3-270m with a random small LoRA adapter (r=16 on every linear layer)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from caretune.models.registry import load_model, load_tokenizer
+
+    torch.manual_seed(0)
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    config = LoraConfig(r=16, lora_alpha=32, target_modules=targets, init_lora_weights=False)
+    model = get_peft_model(load_model("gemma-3-270m"), config)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_" in name:
+                param.mul_(0.05)  # small: the model stays fluent, the adapter still costs its full compute
+    model.save_pretrained(out / "adapter")
+    load_tokenizer("gemma-3-270m").save_pretrained(out / "tokenizer")
+    run = {
+        "name": "bench-random-lora",
+        "base_model": "gemma-3-270m",
+        "method": "lora",
+        "status": "succeeded",
+        "system_prompt": "You are a customer support agent for Acme.",
+    }
+    (out / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    return out
+
+
+def timed_stream(chunks: Iterable[object], count: Callable[[list[object]], int]) -> dict[str, float]:
+    """TTFT, tokens and decode rate (tokens after the first, over the time after the first)."""
+    start = time.perf_counter()
+    first = None
+    seen: list[object] = []
+    for chunk in chunks:
+        if first is None:
+            first = time.perf_counter()
+        seen.append(chunk)
+    end = time.perf_counter()
+    tokens = count(seen)
+    return {"ttft_s": first - start, "tokens": tokens, "decode_tok_s": (tokens - 1) / max(end - first, 1e-9)}
+
+
+def caretune_stream(engine, prompt: str, max_tokens: int) -> dict[str, float]:
+    from caretune.engines import SamplingParams
+
+    events = (
+        e for e in engine.stream(prompt, SamplingParams(temperature=0, max_tokens=max_tokens)) if e.text or e.usage
+    )
+    return timed_stream(events, lambda seen: seen[-1].usage.completion_tokens)
+
+
+def plain_stream(llm, prompt: str, max_tokens: int) -> dict[str, float]:
+    llm.reset()  # no reuse of the previous round's prompt cache: both contenders prefill the prompt
+    chunks = llm.create_completion(prompt, max_tokens=max_tokens, temperature=0, stream=True)
+    return timed_stream(chunks, len)
+
+
+def batch1(engines: dict[str, Callable[[], dict[str, float]]], rounds: int) -> dict[str, dict[str, float]]:
+    """Interleaved rounds (machine noise hits every contender alike); medians per contender."""
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in engines}
+    for _ in range(rounds):
+        for name, run in engines.items():
+            runs[name].append(run())
+    return {
+        name: {key: statistics.median(r[key] for r in results) for key in results[0]} for name, results in runs.items()
+    }
+
+
+def aggregate(engine, n_streams: int, max_tokens: int) -> dict[str, float]:
+    """Total generated tokens / wall time with `n_streams` concurrent callers (EOS banned: all run full)."""
+    from caretune.engines import SamplingParams
+
+    tokenizer = engine.prompting.tokenizer
+    banned = {t: -100.0 for t in {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<end_of_turn>")}}
+    params = SamplingParams(temperature=0, max_tokens=max_tokens, logit_bias=banned)
+    prompts = [engine.render_chat([{"role": "user", "content": q}]) for q in QUESTIONS[:n_streams]]
+    counts: list[int] = []
+
+    def work(prompt: str) -> None:
+        counts.append(engine.complete(prompt, params).completion_tokens)
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in prompts]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
+    return {"streams": n_streams, "tokens": sum(counts), "wall_s": wall, "tok_s": sum(counts) / wall}
+
+
+def parity(fast, reference, n_tokens: int) -> dict[str, object]:
+    """Per prompt, how many of the first `n_tokens` greedy tokens agree (up to the first difference)."""
+    from caretune.engines import SamplingParams
+
+    params = SamplingParams(temperature=0, max_tokens=n_tokens, logprobs=0)
+    agreed = []
+    for question in QUESTIONS:
+        prompt = fast.render_chat(
+            [{"role": "system", "content": fast.system_prompt or ""}, {"role": "user", "content": question}]
+        )
+        a = fast.complete(prompt, params).choices[0].logprobs.tokens
+        b = reference.complete(prompt, params).choices[0].logprobs.tokens
+        same = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        agreed.append(n_tokens if a == b else same)
+    return {
+        "prompts": len(agreed),
+        "per_prompt": agreed,
+        "all_agree": sum(a == n_tokens for a in agreed),
+        "agreeing_tokens": sum(agreed),
+        "of": n_tokens * len(agreed),
+    }
+
+
+def report_batch1(fast, plain, reference, rounds: int, max_tokens: int) -> None:
+    results = batch1(
+        {
+            "a_caretune_llamacpp": lambda: caretune_stream(fast, SPEED_PROMPT, max_tokens),
+            "b_plain_llama_cpp_python": lambda: plain_stream(plain, SPEED_PROMPT, max_tokens),
+        },
+        rounds,
+    )
+    results["c_caretune_transformers"] = caretune_stream(reference, SPEED_PROMPT, 32)
+    for name, r in results.items():
+        print(
+            f"batch 1  {name:26s} TTFT {r['ttft_s'] * 1000:7.1f} ms   "
+            f"decode {r['decode_tok_s']:6.1f} tok/s   ({r['tokens']:.0f} tokens)"
+        )
+    a, b, c = (
+        results[k]["decode_tok_s"]
+        for k in ("a_caretune_llamacpp", "b_plain_llama_cpp_python", "c_caretune_transformers")
+    )
+    print(f"decode ratio a/b = {a / b:.2f}x (target >= 0.9)   a/c = {a / c:.1f}x (target >= 5)")
+
+
+def report_concurrency(fast) -> None:
+    single, many = aggregate(fast, 1, 64), aggregate(fast, 8, 64)
+    for r in (single, many):
+        print(f"concurrent {r['streams']}: {r['tokens']} tokens in {r['wall_s']:.2f} s = {r['tok_s']:.1f} tok/s")
+    print(f"aggregate ratio 8 streams / 1 stream = {many['tok_s'] / single['tok_s']:.2f}x (target >= 2)")
+
+
+def report_parity(fast, reference) -> None:
+    agreement = parity(fast, reference, 32)
+    print(
+        f"parity Q4 llama.cpp vs transformers (f32 dequantised): {agreement['all_agree']}/{agreement['prompts']} "
+        f"prompts agree on all 32 tokens; {agreement['agreeing_tokens']}/{agreement['of']} tokens agree before "
+        f"the first difference; per prompt {agreement['per_prompt']}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, help="A trained run on gemma-3-270m (default: random adapter).")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    import llama_cpp
+
+    from caretune.engines import load_engine
+
+    with tempfile.TemporaryDirectory(prefix="caretune-bench-") as tmp:
+        run = args.run or make_random_run(Path(tmp) / "run")
+        fast = load_engine(run, engine="llamacpp", n_threads=args.threads)
+        kind = "trained run" if args.run else "random LoRA r=16"
+        print(f"model {fast.model_path.name}  adapter {fast.lora_path}  ({kind}), {args.threads} threads")
+        print(f"load average at the start (1/5/15 min): {os.getloadavg()} on {os.cpu_count()} CPUs")
+        plain = llama_cpp.Llama(
+            str(fast.model_path),
+            lora_path=str(fast.lora_path),
+            n_ctx=4096,
+            n_threads=args.threads,
+            n_threads_batch=args.threads,
+            verbose=False,
+        )
+        reference = load_engine(run, engine="transformers")
+        report_batch1(fast, plain, reference, args.rounds, args.max_tokens)
+        report_concurrency(fast)
+        report_parity(fast, reference)
+        fast.close()
+    print(f"load average at the end (1/5/15 min): {os.getloadavg()} on {os.cpu_count()} CPUs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""The inference interface every engine implements, and the shapes it speaks.
+
+The server, `caretune chat` and evaluation code against these types only, so an engine (llama.cpp for speed,
+transformers as the reference that runs any Hugging Face model) can be swapped without them noticing. The
+parameters mean what OpenAI's completions API says they mean, because the server passes them through as-is.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from caretune.errors import CaretuneError
+
+if TYPE_CHECKING:
+    from caretune.engines.prompting import ChatPrompting
+    from caretune.prompting import PromptFormat
+
+FinishReason = Literal["stop", "length"]
+
+
+class EngineError(CaretuneError):
+    """A request the engine cannot serve (bad parameters for this model, prompt too long, …)."""
+
+
+class SamplingParams(BaseModel):
+    """OpenAI's sampling parameters, validated once here so every engine can trust them."""
+
+    max_tokens: int = Field(default=16, ge=0)
+    temperature: float = Field(default=1.0, ge=0.0, le=2.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    stop: list[str] = Field(default_factory=list, max_length=4)
+    n: int = Field(default=1, ge=1, le=128)
+    best_of: int | None = Field(default=None, ge=1, le=128)
+    logprobs: int | None = Field(default=None, ge=0, le=20)
+    echo: bool = False
+    presence_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
+    frequency_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
+    logit_bias: dict[int, float] = Field(default_factory=dict)
+    seed: int | None = None
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _stop_as_list(cls, value: object) -> object:
+        """OpenAI accepts one string or a list; empty strings would match everywhere, so they are dropped."""
+        if value is None:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        return [s for s in value if s] if isinstance(value, list) else value
+
+    @field_validator("logit_bias")
+    @classmethod
+    def _clip_bias(cls, value: dict[int, float]) -> dict[int, float]:
+        """OpenAI clips biases to [-100, 100]; -100 bans a token, +100 all but forces it."""
+        return {int(k): max(-100.0, min(100.0, float(v))) for k, v in value.items()}
+
+    @model_validator(mode="after")
+    def _best_of_covers_n(self) -> SamplingParams:
+        if self.best_of is not None and self.best_of < self.n:
+            raise ValueError("best_of must be greater than or equal to n")
+        return self
+
+    @property
+    def candidates(self) -> int:
+        """How many sequences to generate: best_of when given, else n."""
+        return self.best_of or self.n
+
+
+class Logprobs(BaseModel):
+    """OpenAI completions' logprobs object: one entry per token, parallel lists."""
+
+    tokens: list[str] = Field(default_factory=list)
+    token_logprobs: list[float | None] = Field(default_factory=list)
+    top_logprobs: list[dict[str, float] | None] = Field(default_factory=list)
+    text_offset: list[int] = Field(default_factory=list)
+
+    def extend(self, other: Logprobs) -> None:
+        """Append another chunk's entries (streamed chunks add up to the complete object)."""
+        self.tokens += other.tokens
+        self.token_logprobs += other.token_logprobs
+        self.top_logprobs += other.top_logprobs
+        self.text_offset += other.text_offset
+
+
+class Choice(BaseModel):
+    """One returned completion."""
+
+    index: int
+    text: str
+    finish_reason: FinishReason
+    logprobs: Logprobs | None = None
+
+
+class Usage(BaseModel):
+    """Exact token counts: the prompt once, and every token generated for every candidate (best_of too)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class CompletionResult(BaseModel):
+    """Everything a non-streaming completion returns."""
+
+    choices: list[Choice]
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class StreamEvent(BaseModel):
+    """A streamed delta of one choice; the event with `finish_reason` ends that choice.
+
+    The very last event of a stream carries `usage` (its `text` may be empty).
+    """
+
+    index: int
+    text: str = ""
+    finish_reason: FinishReason | None = None
+    logprobs: Logprobs | None = None
+    usage: Usage | None = None
+    # Mean log-probability of a finished candidate, for best_of ranking; internal, never serialised.
+    score: float | None = Field(default=None, exclude=True)
+
+
+class Engine(ABC):
+    """A loaded model that completes prompts; thread-safe, so one instance serves every request.
+
+    Subclasses set `model_id`, `context_length` and `prompting` (a `ChatPrompting`), and implement
+    `count_tokens` and `_generate`; sampling, stops and best_of are shared (`Candidate`, `collect`).
+    """
+
+    model_id: str
+    context_length: int
+    prompting: ChatPrompting
+
+    @property
+    def prompt_format(self) -> PromptFormat:
+        """The prompt format the model was trained with."""
+        return self.prompting.format
+
+    @property
+    def default_stop(self) -> list[str]:
+        """The stop sequences chats with this model use (the run's, else the format's)."""
+        return list(self.prompting.stop)
+
+    @property
+    def system_prompt(self) -> str | None:
+        """The system prompt the run was trained with, if any."""
+        return self.prompting.system_prompt
+
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        """The prompt for the next agent turn, rendered as training saw it."""
+        return self.prompting.render(messages)
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Exactly how many tokens `text` is as a prompt (special tokens the engine adds included)."""
+
+    def stream(self, prompt: str, params: SamplingParams) -> Iterator[StreamEvent]:
+        """Generate, yielding deltas as they are safe to show (a stop sequence never leaks in part)."""
+        if params.candidates > params.n:
+            raise EngineError("best_of greater than n cannot be streamed: the best are known only at the end")
+        yield from self._generate(prompt, params)
+
+    def complete(self, prompt: str, params: SamplingParams) -> CompletionResult:
+        """Generate all candidates and return the `n` best (by mean log-probability when best_of > n)."""
+        from caretune.engines.collect import collect
+
+        return collect(self._generate(prompt, params), params)
+
+    @abstractmethod
+    def _generate(self, prompt: str, params: SamplingParams) -> Iterator[StreamEvent]:
+        """Stream every candidate (best_of of them), then one event with the usage."""
+
+    def close(self) -> None:
+        """Release native resources; an engine that holds none has nothing to do."""
+
+    def _budget(self, prompt_tokens: int, params: SamplingParams) -> int:
+        """How many tokens may be generated: max_tokens, but never past the context window."""
+        room = self.context_length - prompt_tokens
+        if room < 0 or (room == 0 and params.max_tokens > 0):
+            raise EngineError(
+                f"the prompt is {prompt_tokens} tokens, the model's context is {self.context_length} tokens"
+            )
+        return min(params.max_tokens, room)

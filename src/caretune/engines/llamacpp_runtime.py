@@ -1,0 +1,198 @@
+"""The native side of the llama.cpp engine: one model, one context, one batch, through llama-cpp-python.
+
+Only the scheduler thread decodes; tokenizing and reading token pieces only read the vocabulary, so any
+thread may do them. Sequences share the context's KV cache (unified), one sequence id per candidate.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from caretune.engines.base import EngineError
+from caretune.errors import CaretuneError
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Sizes of the llama.cpp context: total KV cells shared by all sequences, sequences, threads."""
+
+    n_ctx: int = 8192
+    n_seq: int = 8
+    n_batch: int = 512
+    n_threads: int | None = None
+
+
+@dataclass(frozen=True)
+class BatchToken:
+    """One token of a decode batch: where it goes, in which sequences, and whether to keep its logits."""
+
+    token: int
+    pos: int
+    seq_ids: tuple[int, ...]
+    logits: bool
+
+
+class LlamaRuntime:
+    """Owns the llama.cpp model, context, adapter and batch, and frees them on `close`."""
+
+    def __init__(self, model_path: Path, lora_path: Path | None, config: RuntimeConfig) -> None:
+        import os
+
+        import llama_cpp
+
+        self._ll = llama_cpp
+        llama_cpp.llama_backend_init()
+        _quiet()
+        self.config = config
+        self._model = llama_cpp.llama_model_load_from_file(
+            str(model_path).encode(), llama_cpp.llama_model_default_params()
+        )
+        if not self._model:
+            raise CaretuneError(f"llama.cpp could not load {model_path}")
+        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
+        self.n_ctx_train = llama_cpp.llama_model_n_ctx_train(self._model)
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = config.n_ctx
+        params.n_batch = params.n_ubatch = config.n_batch
+        params.n_seq_max = config.n_seq
+        params.kv_unified = True  # candidates of one prompt share its KV cells
+        params.n_threads = params.n_threads_batch = config.n_threads or os.cpu_count() or 1
+        params.no_perf = True
+        if self._all_f32():
+            # Exactness over speed for f32 models: an f32 KV cache, and no flash attention (whose CPU
+            # kernel rounds through f16), so greedy output matches transformers token for token.
+            params.type_k = params.type_v = llama_cpp.GGML_TYPE_F32
+            params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        self._ctx = llama_cpp.llama_init_from_model(self._model, params)
+        if not self._ctx:
+            raise CaretuneError("llama.cpp could not create a context (out of memory?)")
+        self._adapter = self._apply_lora(lora_path) if lora_path else None
+        self._memory = llama_cpp.llama_get_memory(self._ctx)
+        self._batch = llama_cpp.llama_batch_init(config.n_batch, 0, config.n_seq)
+        self._pieces: dict[tuple[int, bool], bytes] = {}
+        self.decode_calls = 0  # how many llama_decode calls: shows that concurrent sequences share steps
+
+    def _all_f32(self) -> bool:
+        buf = ctypes.create_string_buffer(32)
+        n = self._ll.llama_model_meta_val_str(self._model, b"general.file_type", buf, 32)
+        return n > 0 and buf.value == b"0"
+
+    def _apply_lora(self, lora_path: Path):
+        adapter = self._ll.llama_adapter_lora_init(self._model, str(lora_path).encode())
+        if not adapter:
+            raise CaretuneError(f"llama.cpp rejected the LoRA adapter {lora_path}")
+        adapters = (self._ll.llama_adapter_lora_p_ctypes * 1)(adapter)
+        self._ll.llama_set_adapters_lora(self._ctx, adapters, 1, (ctypes.c_float * 1)(1.0))
+        return adapter
+
+    def tokenize(self, text: str) -> list[int]:
+        """Prompt tokens as llama.cpp sees them: BOS as the model wants, special-token text parsed."""
+        self._check_open()
+        data = text.encode("utf-8")
+        size = len(data) + 8
+        buf = (self._ll.llama_token * size)()
+        n = self._ll.llama_tokenize(self._vocab, data, len(data), buf, size, True, True)
+        if n < 0:
+            size = -n
+            buf = (self._ll.llama_token * size)()
+            n = self._ll.llama_tokenize(self._vocab, data, len(data), buf, size, True, True)
+        return list(buf[:n])
+
+    def piece(self, token: int, special: bool) -> bytes:
+        """The bytes of one token (control tokens are empty unless `special`)."""
+        key = (token, special)
+        if key not in self._pieces:
+            self._check_open()
+            buf = ctypes.create_string_buffer(64)
+            n = self._ll.llama_token_to_piece(self._vocab, token, buf, 64, 0, special)
+            if n < 0:
+                buf = ctypes.create_string_buffer(-n)
+                n = self._ll.llama_token_to_piece(self._vocab, token, buf, -n, 0, special)
+            self._pieces[key] = buf.raw[:n]
+        return self._pieces[key]
+
+    def is_eog(self, token: int) -> bool:
+        return bool(self._ll.llama_vocab_is_eog(self._vocab, token))
+
+    def decode(self, tokens: list[BatchToken]) -> list[np.ndarray]:
+        """Decode one batch (at most n_batch tokens); return the logits rows asked for, in order.
+
+        The rows are views into llama.cpp's buffer, valid until the next decode.
+        """
+        batch = self._batch
+        for i, item in enumerate(tokens):
+            batch.token[i] = item.token
+            batch.pos[i] = item.pos
+            batch.n_seq_id[i] = len(item.seq_ids)
+            for j, seq in enumerate(item.seq_ids):
+                batch.seq_id[i][j] = seq
+            batch.logits[i] = item.logits
+        batch.n_tokens = len(tokens)
+        status = self._ll.llama_decode(self._ctx, batch)
+        self.decode_calls += 1
+        if status != 0:
+            raise CaretuneError(f"llama.cpp decode failed (status {status}): the context may be full")
+        return [self._logits_row(i) for i, item in enumerate(tokens) if item.logits]
+
+    def _logits_row(self, i: int) -> np.ndarray:
+        ptr = self._ll.llama_get_logits_ith(self._ctx, i)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
+    def forget(self, seq: int) -> None:
+        """Free a finished sequence's KV cells for the next request."""
+        self._ll.llama_memory_seq_rm(self._memory, seq, -1, -1)
+
+    def _check_open(self) -> None:
+        """Calls after `close` would read freed native memory: refuse them instead."""
+        if not self._model:
+            raise EngineError("the engine is closed")
+
+    def close(self) -> None:
+        if self._ctx:
+            self._ll.llama_batch_free(self._batch)
+            self._ll.llama_free(self._ctx)
+            self._ll.llama_model_free(self._model)
+            self._ctx = self._model = None
+
+
+class LlamaDetokenizer:
+    """Token pieces through an incremental UTF-8 decoder: a character split over tokens waits for its end."""
+
+    def __init__(self, runtime: LlamaRuntime) -> None:
+        self._runtime = runtime
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def push(self, token: int) -> str:
+        return self._decoder.decode(self._runtime.piece(token, special=False))
+
+    def flush(self) -> str:
+        return self._decoder.decode(b"", final=True)
+
+
+class LlamaVocab:
+    """Token facts for `Candidate`, from llama.cpp's own vocabulary."""
+
+    def __init__(self, runtime: LlamaRuntime) -> None:
+        self._runtime = runtime
+
+    def token_text(self, token: int) -> str:
+        return self._runtime.piece(token, special=True).decode("utf-8", errors="replace")
+
+    def is_eog(self, token: int) -> bool:
+        return self._runtime.is_eog(token)
+
+    def detokenizer(self, prompt_ids: list[int]) -> LlamaDetokenizer:
+        return LlamaDetokenizer(self._runtime)
+
+
+def _quiet() -> None:
+    """llama.cpp logs every load to stderr; caretune's users want their terminal for the chat."""
+    from llama_cpp import _logger
+
+    _logger.set_verbose(False)

@@ -1,0 +1,48 @@
+"""`load_engine`: from a model reference to a ready engine, choosing llama.cpp wherever it can run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from caretune.engines.base import Engine
+from caretune.engines.refs import ModelRef, resolve_ref
+from caretune.errors import InputError
+
+EngineName = Literal["auto", "llamacpp", "transformers"]
+
+
+def load_engine(ref: str | Path, engine: EngineName = "auto", **options) -> Engine:
+    """Load a run directory, registry name, Hugging Face directory or GGUF file with the chosen engine.
+
+    `auto` picks llama.cpp when the model has a GGUF (a `.gguf` file, a registry base shipped as GGUF, or a
+    run on such a base), since it is several times faster on CPU; otherwise transformers.
+    `options` tune llama.cpp (`n_ctx`, `max_sequences`, `n_threads`, `base_dtype`); transformers ignores them.
+    """
+    resolved = resolve_ref(ref)
+    name = _choose(resolved) if engine == "auto" else engine
+    if name == "transformers":
+        from caretune.engines.hf import TransformersEngine
+
+        return TransformersEngine(resolved)
+    if name == "llamacpp":
+        from caretune.engines.llamacpp import LlamaCppEngine
+
+        return LlamaCppEngine(resolved, **options)
+    raise InputError(f"unknown engine {engine!r}: choose auto, llamacpp or transformers")
+
+
+def _choose(ref: ModelRef) -> str:
+    if ref.gguf_path is not None or _has_gguf_base(ref):
+        return "llamacpp"
+    return "transformers"
+
+
+def _has_gguf_base(ref: ModelRef) -> bool:
+    """Whether llama.cpp can run it without converting a Hugging Face model: the base ships as a GGUF
+    (registry names do), or a full fine-tune has already been exported to one."""
+    if ref.full_model_dir is not None:
+        return (ref.export_dir / "model.gguf").is_file()
+    from caretune.models.registry import resolve
+
+    return ref.base is not None and resolve(ref.base).gguf_path is not None

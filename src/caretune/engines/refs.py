@@ -1,0 +1,80 @@
+"""What a model reference names: a run directory, a registry name, a Hugging Face directory or a GGUF file.
+
+Every engine and `caretune export` start from the same answer, so "runs/demo" means the same base model,
+adapter, prompt format and stop sequences wherever it is used.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from caretune.errors import InputError
+
+
+class RunView(BaseModel):
+    """The part of a run's `run.json` (the training stage's `RunInfo`) that serving needs."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    base_model: str
+    method: str = "lora"
+    prompt_format: dict | None = None
+    stop: list[str] = Field(default_factory=list)
+    system_prompt: str | None = None
+
+
+class ModelRef(BaseModel):
+    """A resolved model reference: everything needed to load it in either engine."""
+
+    model_id: str
+    base: str | None = None
+    run_dir: Path | None = None
+    run: RunView | None = None
+    gguf_path: Path | None = None
+
+    @property
+    def adapter_dir(self) -> Path | None:
+        """The run's PEFT adapter (LoRA runs), else None."""
+        path = self.run_dir / "adapter" if self.run_dir else None
+        return path if path and (path / "adapter_config.json").is_file() else None
+
+    @property
+    def full_model_dir(self) -> Path | None:
+        """The run's fine-tuned weights (full fine-tuning runs), else None."""
+        path = self.run_dir / "model" if self.run_dir else None
+        return path if path and (path / "config.json").is_file() else None
+
+    @property
+    def tokenizer_dir(self) -> Path | None:
+        """The tokenizer saved with the run, which wins over the base's (training may have added tokens)."""
+        path = self.run_dir / "tokenizer" if self.run_dir else None
+        return path if path and path.is_dir() else None
+
+    @property
+    def export_dir(self) -> Path | None:
+        """Where `caretune export` writes for this run."""
+        return self.run_dir / "export" if self.run_dir else None
+
+
+def resolve_ref(ref: str | Path) -> ModelRef:
+    """Classify a reference; a run directory is recognised by its `run.json`."""
+    path = Path(ref).expanduser()
+    if (path / "run.json").is_file():
+        run = _read_run(path / "run.json")
+        return ModelRef(model_id=run.name, base=run.base_model, run_dir=path.resolve(), run=run)
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise InputError("GGUF file not found", path=path)
+        return ModelRef(model_id=path.stem, gguf_path=path.resolve())
+    return ModelRef(model_id=str(ref), base=str(ref))
+
+
+def _read_run(path: Path) -> RunView:
+    try:
+        return RunView.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, OSError) as exc:
+        raise InputError(f"not a readable run description: {exc}", path=path) from exc

@@ -1,0 +1,236 @@
+"""Continuous batching for llama.cpp: one thread decodes every active sequence of every request per step.
+
+Eight concurrent chats then cost little more per step than one (a small model on CPU is bound by reading
+its weights, which one batched step does once for all sequences), instead of waiting in line. Callers
+submit a request and read its events from a queue; the thread owns the llama.cpp context, so concurrent
+callers never touch it.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+
+from caretune.engines.base import EngineError, StreamEvent, Usage
+from caretune.engines.candidate import Candidate
+from caretune.engines.llamacpp_runtime import BatchToken, LlamaRuntime
+
+_DONE = object()
+
+
+def _first_token(active: _Active, prompt_logits: np.ndarray | None, last: np.ndarray) -> int | None:
+    """Start a candidate (echo, zero budget) and sample its first token from the prompt's last logits."""
+    candidate, request = active.candidate, active.request
+    candidate.start(request.prompt, request.ids, prompt_logits)
+    return None if candidate.finished else candidate.advance(last)
+
+
+@dataclass
+class Request:
+    """One completion call: its prompt, candidates, and the queue its caller reads."""
+
+    prompt: str
+    ids: list[int]
+    candidates: list[Candidate]
+    want_prompt_logits: bool
+    events: queue.Queue = field(default_factory=queue.Queue)
+    cancelled: bool = False
+
+    @property
+    def cells(self) -> int:
+        """KV cells the request may need at most: the shared prompt plus each candidate's budget."""
+        return len(self.ids) + sum(c.budget for c in self.candidates)
+
+
+@dataclass
+class _Active:
+    """A candidate being decoded: its sequence id, next position and the token to feed next."""
+
+    request: Request
+    candidate: Candidate
+    seq: int
+    pos: int
+    token: int
+
+
+class Scheduler:
+    """Admits requests while sequence ids and KV cells last, and steps all active sequences together."""
+
+    def __init__(self, runtime: LlamaRuntime) -> None:
+        self._runtime = runtime
+        self._inbox: queue.Queue[Request | None] = queue.Queue()
+        self._waiting: list[Request] = []
+        self._active: list[_Active] = []
+        self._free_seqs = list(range(runtime.config.n_seq))
+        self._cells_in_use = 0
+        self._owners: dict[int, int] = {}  # id(request) → candidates still running
+        self._closed = False
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name="caretune-llamacpp", daemon=True)
+        self._thread.start()
+
+    def submit(self, request: Request) -> Iterator[StreamEvent]:
+        """Queue a request and yield its events as the decode thread produces them."""
+        with self._lock:  # a request is queued before close's sentinel, or refused
+            if self._closed:
+                raise EngineError("the engine is closed")
+            self._inbox.put(request)
+        try:
+            while (event := request.events.get()) is not _DONE:
+                if isinstance(event, BaseException):
+                    raise event
+                yield event
+        finally:
+            request.cancelled = True  # a caller that stops reading frees its sequences at the next step
+
+    def close(self) -> None:
+        """Stop the thread; requests still queued or running end with an EngineError, none hangs."""
+        with self._lock:
+            self._closed = True
+            self._inbox.put(None)
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while self._collect(block=not self._active):
+            self._admit()
+            if self._active:
+                self._step()
+        self._fail_all(EngineError("the model was unloaded while this request ran; retry it"))
+
+    def _fail_all(self, error: EngineError) -> None:
+        while not self._inbox.empty():
+            item = self._inbox.get_nowait()
+            if item is not None:
+                self._waiting.append(item)
+        for request in self._waiting + [a.request for a in self._active]:
+            request.events.put(error)
+        self._waiting, self._active = [], []
+
+    def _collect(self, block: bool) -> bool:
+        """Move submitted requests to the waiting list; False when asked to shut down."""
+        try:
+            item = self._inbox.get(block=block)
+            while True:
+                if item is None:
+                    return False
+                self._waiting.append(item)
+                item = self._inbox.get_nowait()
+        except queue.Empty:
+            return True
+
+    def _admit(self) -> None:
+        """Start waiting requests in order while sequence ids and cache cells last; their prompts share decodes."""
+        starting: list[tuple[Request, list[int]]] = []
+        while self._waiting:
+            request = self._waiting[0]
+            fits = len(request.candidates) <= len(self._free_seqs) and (
+                self._cells_in_use + request.cells <= self._runtime.config.n_ctx
+            )
+            if not fits:
+                break  # the engine sized it to fit an idle context: it starts once others finish
+            self._waiting.pop(0)
+            if request.cancelled:
+                continue
+            self._cells_in_use += request.cells
+            starting.append((request, [self._free_seqs.pop() for _ in request.candidates]))
+        if starting:
+            self._start(starting)
+
+    def _start(self, starting: list[tuple[Request, list[int]]]) -> None:
+        """Prefill the new prompts (each once for all its candidates' sequence ids), sample first tokens."""
+        try:
+            prefilled = self._prefill(starting)
+        except Exception as exc:  # noqa: BLE001 - the callers get the error, the thread keeps serving
+            for request, seqs in starting:
+                for seq in seqs:
+                    self._runtime.forget(seq)
+                self._free_seqs += seqs
+                self._cells_in_use -= request.cells
+                request.events.put(exc)
+            return
+        for (request, seqs), (prompt_logits, last) in zip(starting, prefilled):
+            self._owners[id(request)] = len(seqs)
+            for seq, candidate in zip(seqs, request.candidates):
+                active = _Active(request, candidate, seq, len(request.ids), -1)
+                self._after(active, self._guarded(active, partial(_first_token, active, prompt_logits, last)))
+
+    def _prefill(self, starting: list[tuple[Request, list[int]]]) -> list[tuple[np.ndarray | None, np.ndarray]]:
+        """All new prompts in shared decodes of up to n_batch tokens; per request (prompt rows, last row)."""
+        tokens: list[BatchToken] = []
+        owners: list[int] = []  # which request each kept logits row belongs to
+        for k, (request, seqs) in enumerate(starting):
+            last = len(request.ids) - 1
+            for pos, token in enumerate(request.ids):
+                keep = request.want_prompt_logits or pos == last
+                tokens.append(BatchToken(token, pos, tuple(seqs), keep))
+                owners += [k] if keep else []
+        rows: list[np.ndarray] = []
+        n_batch = self._runtime.config.n_batch
+        for start in range(0, len(tokens), n_batch):
+            rows += [np.array(r) for r in self._runtime.decode(tokens[start : start + n_batch])]
+        per_request: list[list[np.ndarray]] = [[] for _ in starting]
+        for k, row in zip(owners, rows):
+            per_request[k].append(row)
+        return [(np.stack(r[:-1]) if len(r) > 1 else None, r[-1]) for r in per_request]
+
+    def _step(self) -> None:
+        """One decode of every active sequence's next token; each candidate samples from its row."""
+        live: list[_Active] = []
+        for active in self._active:  # one pass: callers may cancel concurrently
+            if active.request.cancelled:
+                self._release(active)
+            else:
+                live.append(active)
+        self._active = []
+        if not live:
+            return
+        batch = [BatchToken(a.token, a.pos, (a.seq,), True) for a in live]
+        try:
+            rows = self._runtime.decode(batch)
+        except Exception as exc:  # noqa: BLE001 - fail the requests in this step, not the whole engine
+            for a in live:
+                a.request.events.put(exc)
+                self._release(a)
+            return
+        for active, row in zip(live, rows):
+            active.pos += 1
+            self._after(active, self._guarded(active, lambda a=active, r=row: a.candidate.advance(r)))
+
+    @staticmethod
+    def _guarded(active: _Active, next_token: Callable[[], int | None]) -> int | None:
+        """The candidate's next token; a failure ends its request (with the error) but not the others."""
+        try:
+            return next_token()
+        except Exception as exc:  # noqa: BLE001 - reported to the caller, who raises it
+            active.request.events.put(exc)
+            active.request.cancelled = True
+            return None
+
+    def _after(self, active: _Active, token: int | None) -> None:
+        """Forward the candidate's events; keep it for the next step or free its sequence."""
+        for event in active.candidate.drain():
+            active.request.events.put(event)
+        if token is None:
+            self._release(active)
+        else:
+            active.token = token
+            self._active.append(active)
+
+    def _release(self, active: _Active) -> None:
+        self._runtime.forget(active.seq)
+        self._free_seqs.append(active.seq)
+        request = active.request
+        self._owners[id(request)] -= 1
+        if self._owners[id(request)] == 0:
+            del self._owners[id(request)]
+            self._cells_in_use -= request.cells
+            generated = sum(c.generated for c in request.candidates)
+            request.events.put(
+                StreamEvent(index=0, usage=Usage(prompt_tokens=len(request.ids), completion_tokens=generated))
+            )
+            request.events.put(_DONE)

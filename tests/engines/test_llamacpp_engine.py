@@ -1,0 +1,138 @@
+"""The llama.cpp engine: base GGUF + LoRA adapter GGUF, same answers as transformers, batched and thread-safe."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from caretune.engines import EngineError, SamplingParams
+
+PROMPTS = [
+    "Customer: my order has not arrived yet\nAgent:",
+    "Customer: how do I reset my password\nAgent:",
+    "You are a customer support agent for Acme.\n\nCustomer: can I get a refund for my jacket\nAgent:",
+    "Customer: hi\nAgent: Hello!<eos>\nCustomer: where is my parcel it was due yesterday\nAgent:",
+]
+
+
+def test_the_adapter_is_exported_and_applied_at_load_time(llamacpp_llama_run_engine, tiny_llama_run) -> None:
+    assert llamacpp_llama_run_engine.lora_path == tiny_llama_run / "export" / "adapter.gguf"
+    assert llamacpp_llama_run_engine.lora_path.is_file()
+
+
+@pytest.mark.parametrize("prompt", PROMPTS)
+def test_greedy_parity_with_transformers_on_f32(llamacpp_llama_run_engine, hf_llama_run_engine, prompt) -> None:
+    params = SamplingParams(temperature=0, max_tokens=24, logprobs=1)
+    ours = llamacpp_llama_run_engine.complete(prompt, params)
+    reference = hf_llama_run_engine.complete(prompt, params)
+    assert ours.choices[0].text == reference.choices[0].text
+    assert (ours.prompt_tokens, ours.completion_tokens) == (reference.prompt_tokens, reference.completion_tokens)
+    assert ours.choices[0].logprobs.token_logprobs == pytest.approx(
+        reference.choices[0].logprobs.token_logprobs, abs=1e-3
+    )
+
+
+def test_seeded_sampling_is_reproducible(llamacpp_llama_run_engine) -> None:
+    """Exact logits differ in the last bits between engines, so sampled text is compared within one engine."""
+    params = SamplingParams(temperature=0.7, top_p=0.95, max_tokens=16, n=3, seed=11, presence_penalty=0.5)
+    first = llamacpp_llama_run_engine.complete(PROMPTS[0], params)
+    assert first == llamacpp_llama_run_engine.complete(PROMPTS[0], params)
+    assert len({c.text for c in first.choices}) == 3
+
+
+def test_best_of_keeps_the_most_likely_candidate(llamacpp_llama_run_engine) -> None:
+    every = llamacpp_llama_run_engine.complete(
+        PROMPTS[2], SamplingParams(temperature=1.0, max_tokens=8, n=4, seed=5, logprobs=0)
+    )
+    best = llamacpp_llama_run_engine.complete(
+        PROMPTS[2], SamplingParams(temperature=1.0, max_tokens=8, best_of=4, seed=5)
+    )
+    means = [sum(c.logprobs.token_logprobs) / len(c.logprobs.token_logprobs) for c in every.choices]
+    assert best.choices[0].text == every.choices[means.index(max(means))].text
+    assert best.completion_tokens == every.completion_tokens
+
+
+def test_stop_and_echo_behave_as_in_transformers(llamacpp_llama_run_engine, hf_llama_run_engine) -> None:
+    text = hf_llama_run_engine.complete(PROMPTS[1], SamplingParams(temperature=0, max_tokens=16)).choices[0].text
+    cases = [
+        SamplingParams(temperature=0, max_tokens=16, stop=[text[4:8]]),
+        SamplingParams(temperature=0, max_tokens=4, echo=True, logprobs=2),
+        SamplingParams(temperature=0, max_tokens=0, echo=True),
+    ]
+    for params in cases:
+        ours = llamacpp_llama_run_engine.complete(PROMPTS[1], params)
+        reference = hf_llama_run_engine.complete(PROMPTS[1], params)
+        assert [(c.text, c.finish_reason) for c in ours.choices] == [
+            (c.text, c.finish_reason) for c in reference.choices
+        ]
+        assert ours.completion_tokens == reference.completion_tokens
+        if params.logprobs:
+            assert ours.choices[0].logprobs.tokens == reference.choices[0].logprobs.tokens
+
+
+def test_concurrent_streams_are_batched_and_match_sequential_results(llamacpp_llama_run_engine) -> None:
+    params = SamplingParams(temperature=0, max_tokens=20)
+    expected = [llamacpp_llama_run_engine.complete(p, params).choices[0].text for p in PROMPTS]
+    results: dict[int, str] = {}
+
+    def work(i: int) -> None:
+        results[i] = "".join(e.text for e in llamacpp_llama_run_engine.stream(PROMPTS[i % 4], params))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [results[i] for i in range(8)] == [expected[i % 4] for i in range(8)]
+
+
+def test_concurrent_requests_share_decode_steps(llamacpp_llama_run_engine) -> None:
+    """8 callers x 30 tokens: one decode per step for all of them, not one per token per caller."""
+    runtime = llamacpp_llama_run_engine._runtime
+    params = SamplingParams(temperature=0, max_tokens=30, logit_bias={2: -100})  # <eos> banned: all run 30
+    barrier = threading.Barrier(8)
+    counts: list[int] = []
+
+    def work(i: int) -> None:
+        barrier.wait()
+        counts.append(llamacpp_llama_run_engine.complete(PROMPTS[i % 4], params).completion_tokens)
+
+    before = runtime.decode_calls
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert counts == [30] * 8
+    assert runtime.decode_calls - before < 8 * 30 / 2
+
+
+def test_abandoned_stream_frees_its_sequence(llamacpp_llama_run_engine) -> None:
+    params = SamplingParams(temperature=0, max_tokens=50)
+    for _ in range(20):  # more than there are sequence slots: each abandoned one must be freed
+        stream = llamacpp_llama_run_engine.stream(PROMPTS[0], params)
+        next(stream)
+        stream.close()
+    result = llamacpp_llama_run_engine.complete(PROMPTS[0], SamplingParams(temperature=0, max_tokens=5))
+    assert result.completion_tokens == 5
+
+
+def test_too_many_candidates_is_a_clear_error(llamacpp_llama_run_engine) -> None:
+    with pytest.raises(EngineError):
+        llamacpp_llama_run_engine.complete(PROMPTS[0], SamplingParams(n=64))
+
+
+def test_auto_engine_bare_gguf_and_close(llamacpp_llama_run_engine, hf_llama_run_engine) -> None:
+    from caretune.engines import load_engine
+
+    bare = load_engine(llamacpp_llama_run_engine.model_path)
+    assert type(bare).__name__ == "LlamaCppEngine"
+    assert bare.count_tokens(PROMPTS[0]) == hf_llama_run_engine.count_tokens(PROMPTS[0])
+    running = bare.stream(PROMPTS[0], SamplingParams(temperature=0, max_tokens=400))
+    next(running)
+    bare.close()  # e.g. the server evicting the model: the running request fails, it does not hang
+    with pytest.raises(EngineError):
+        list(running)
+    with pytest.raises(EngineError):
+        bare.complete(PROMPTS[0], SamplingParams(max_tokens=1))
