@@ -1,0 +1,181 @@
+"""Benchmark the API server against the engine it wraps: does HTTP + SSE + the SDK cost more than 10 %?
+
+On the real Gemma 3 270M (the registry's `gemma-3-270m`, llama.cpp engine), the same streamed generations
+are timed calling the engine in-process and through `caretune serve` (a subprocess on a loopback port)
+with the official `openai` SDK, rounds interleaved so machine load hits both alike (medians reported).
+For 1 client and for 8 concurrent clients: time to first token (TTFT; mean over the 8) and tokens/s (per
+stream for 1 client, aggregate for 8). End-of-sequence tokens are banned (logit_bias -100) so every stream
+generates exactly max_tokens. Target: API >= 0.9x engine.
+
+    nice -n 10 python bench/serve.py [--model gemma-3-270m] [--max-tokens 128] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+QUESTIONS = [
+    "my order has not arrived yet",
+    "how do I reset my password",
+    "can I get a refund for my jacket",
+    "what are your opening hours on sunday",
+    "the app keeps crashing when I log in",
+    "where is my parcel it was due yesterday",
+    "I was charged twice for one order",
+    "how do I change my address",
+]
+
+
+def timed(stream: Iterator[str]) -> tuple[float, float, int]:
+    """(TTFT s, decode tokens/s after the first token, pieces) of a stream of text pieces."""
+    start = time.perf_counter()
+    first = None
+    pieces = 0
+    for text in stream:
+        if text:
+            pieces += 1
+            first = first if first is not None else time.perf_counter()
+    end = time.perf_counter()
+    assert first is not None, "nothing generated"
+    return first - start, (pieces - 1) / max(end - first, 1e-9), pieces
+
+
+def engine_texts(engine, params) -> Callable[[str], Iterator[str]]:
+    """The engine called directly: the text of each streamed event."""
+
+    def run(prompt: str) -> Iterator[str]:
+        yield from (event.text for event in engine.stream(prompt, params))
+
+    return run
+
+
+def api_texts(client, model: str, max_tokens: int, bias: dict[str, int]) -> Callable[[str], Iterator[str]]:
+    """The same generation through the server: completions with stream=True, via the openai SDK."""
+
+    def run(prompt: str) -> Iterator[str]:
+        stream = client.completions.create(
+            model=model, prompt=prompt, max_tokens=max_tokens, temperature=0, stop=[], logit_bias=bias,
+            stream=True,
+        )
+        yield from (chunk.choices[0].text for chunk in stream if chunk.choices)
+
+    return run
+
+
+def one_client(texts: Callable[[str], Iterator[str]], prompt: str) -> dict[str, float]:
+    """TTFT and tokens/s of one stream on its own."""
+    ttft, tok_s, _ = timed(texts(prompt))
+    return {"ttft_s": ttft, "tok_s": tok_s}
+
+
+def concurrent_clients(texts: Callable[[str], Iterator[str]], prompts: list[str]) -> dict[str, float]:
+    """Mean TTFT and aggregate tokens/s of one stream per prompt, all at once."""
+    results: list[tuple[float, float, int]] = []
+    threads = [threading.Thread(target=lambda p=p: results.append(timed(texts(p)))) for p in prompts]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - start
+    return {"ttft_s": statistics.mean(r[0] for r in results), "tok_s": sum(r[2] for r in results) / wall}
+
+
+def measure(
+    paths: dict[str, Callable[[str], Iterator[str]]], prompts: list[str], rounds: int
+) -> dict[str, dict[str, dict[str, float]]]:
+    """For each path (engine, API): 1 client and 8 concurrent clients, rounds interleaved between the paths
+    so that a change in machine load hits both alike; medians over rounds, after one warm-up stream each."""
+    for texts in paths.values():
+        timed(texts(prompts[0]))
+    samples: dict[str, dict[str, list[dict[str, float]]]] = {p: {"1 client": [], "8 clients": []} for p in paths}
+    for i in range(rounds):
+        for name, texts in paths.items():
+            samples[name]["1 client"].append(one_client(texts, prompts[i % len(prompts)]))
+        for name, texts in paths.items():
+            samples[name]["8 clients"].append(concurrent_clients(texts, prompts))
+    return {
+        name: {
+            setting: {m: statistics.median(r[m] for r in runs) for m in ("ttft_s", "tok_s")}
+            for setting, runs in by_setting.items()
+        }
+        for name, by_setting in samples.items()
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(model: str, data_dir: Path, port: int) -> subprocess.Popen:
+    """``caretune serve`` in a subprocess, as a user runs it; returns once it answers."""
+    import httpx
+
+    command = [sys.executable, "-c", "from caretune.cli import main; main()", "serve", "--port", str(port),
+               "--data-dir", str(data_dir), "--model", model, "--no-auth", "--max-queue", "64"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    server.kill()
+    raise RuntimeError("server did not start")
+
+
+def report(engine_results: dict, api_results: dict) -> None:
+    print(f"{'':10} {'metric':8} {'engine':>10} {'API':>10} {'API/engine':>11}")
+    for setting in engine_results:
+        for metric in ("ttft_s", "tok_s"):
+            e, a = engine_results[setting][metric], api_results[setting][metric]
+            ratio = a / e if metric == "tok_s" else e / a  # >= 0.9 is the target either way (TTFT: inverse)
+            print(f"{setting:10} {metric:8} {e:10.3f} {a:10.3f} {ratio:10.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="gemma-3-270m")
+    parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from openai import OpenAI
+
+    from caretune.engines import SamplingParams, load_engine
+
+    engine = load_engine(args.model)
+    tokenizer = engine.prompting.tokenizer
+    banned = {t: -100.0 for t in {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<end_of_turn>")}}
+    prompts = [engine.render_chat([{"role": "user", "content": q}]) for q in QUESTIONS]
+    params = SamplingParams(temperature=0, max_tokens=args.max_tokens, logit_bias=banned, stop=[])
+    port = free_port()
+    with tempfile.TemporaryDirectory() as data_dir:
+        server = start_server(args.model, Path(data_dir), port)
+        try:
+            client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0, timeout=600)
+            bias = {str(t): -100 for t in banned}
+            paths = {"engine": engine_texts(engine, params), "API": api_texts(client, args.model, args.max_tokens, bias)}
+            results = measure(paths, prompts, args.rounds)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    print(f"model {args.model}, {args.max_tokens} tokens per stream, greedy, EOS banned")
+    report(results["engine"], results["API"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""``create_app``: the OpenAI-compatible API, the chat app's routes and its static page, in one FastAPI app.
+
+Only wiring lives here: state is built once, each area's routes come from ``server/routes/<area>.py``, and
+errors of every kind leave in OpenAI's shape.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from caretune.server.catalog import Catalog
+from caretune.server.engine_pool import EnginePool
+from caretune.server.errors import install_error_handlers
+from caretune.server.job_scheduler import JobScheduler
+from caretune.server.settings import ServerSettings
+from caretune.server.state import ServerState
+from caretune.server.upload_limit import UploadLimit
+from caretune.storage.db import create_all, make_engine, session_factory
+from caretune.storage.files import FileStore
+
+log = logging.getLogger("caretune.server")
+
+_ROUTE_MODULES = (
+    "caretune.server.routes.models",
+    "caretune.server.routes.completions",
+    "caretune.server.routes.chat",
+    "caretune.server.routes.files",
+    "caretune.server.routes.fine_tuning",
+    "caretune.server.routes.conversations",
+)
+_STATIC_DIR = Path(__file__).resolve().parent.parent / "webapp" / "static"
+
+
+def build_state(settings: ServerSettings) -> ServerState:
+    """Open the database (creating the tables) and the file store."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = make_engine(settings.resolved_database_url())
+    create_all(db)
+    sessions = session_factory(db)
+    return ServerState(
+        settings=settings,
+        db=db,
+        sessions=sessions,
+        files=FileStore(settings.data_dir / "files"),
+        catalog=Catalog(settings.models, sessions, settings.org),
+        engines=EnginePool(settings.max_loaded_models, settings.engine, settings.max_queue),
+    )
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """The whole server for ``settings``; the caller runs it (uvicorn)."""
+    state = build_state(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.no_auth:
+            log.warning("authentication is OFF (--no-auth): anyone who can reach this port can use the API")
+        scheduler = JobScheduler(settings, state.sessions, state.files) if settings.run_worker else None
+        if scheduler is not None:
+            scheduler.start()
+        yield
+        if scheduler is not None:
+            scheduler.stop()
+        state.db.dispose()
+
+    app = FastAPI(title="caretune", version="0.1.0", lifespan=lifespan,
+                  description="OpenAI-compatible API for self-hosted support chatbots.")
+    app.state.caretune = state
+    install_error_handlers(app)
+    app.add_middleware(UploadLimit, max_bytes=int(settings.max_upload_mb * (1 << 20)))
+    for name in _ROUTE_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            app.include_router(importlib.import_module(name).router)
+    if _STATIC_DIR.is_dir():
+        app.mount("/", StaticFiles(directory=_STATIC_DIR, html=True), name="webapp")
+    return app

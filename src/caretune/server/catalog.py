@@ -1,0 +1,108 @@
+"""Which models this server answers for: its base models and every succeeded, undeleted fine-tune.
+
+Base models come from ``--model`` options (or, with none, the whole registry); fine-tunes come from the jobs
+table, so a job that finishes is servable at once, with no restart.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from caretune.server.errors import NotFound
+from caretune.server.timestamps import unix
+from caretune.storage.jobs import Job
+
+BASE_OWNER = "system"
+
+
+class ServedModel(BaseModel):
+    """A model id and what ``load_engine`` needs to load it."""
+
+    id: str
+    source: str
+    created: int
+    owned_by: str
+    fine_tuned: bool = False
+
+
+def parse_model_option(option: str) -> tuple[str, str]:
+    """``NAME=PATH`` → (NAME, PATH); a path → (its folder name, path); a registry name → (name, name)."""
+    if "=" in option:
+        name, source = option.split("=", 1)
+        return name.strip(), source.strip()
+    path = Path(option).expanduser()
+    return (path.name if path.exists() else option), option
+
+
+class Catalog:
+    """Looks models up by id; base models are fixed at start, fine-tunes are read from the database."""
+
+    def __init__(self, model_options: list[str], sessions: sessionmaker[Session], org: str) -> None:
+        self._sessions = sessions
+        self._org = org
+        started = int(time.time())
+        self._bases = {
+            name: ServedModel(id=name, source=source, created=started, owned_by=BASE_OWNER)
+            for name, source in map(parse_model_option, model_options or _registry_names())
+        }
+
+    def bases(self) -> list[ServedModel]:
+        """The base models, in the order they were given."""
+        return list(self._bases.values())
+
+    def fine_tunes(self) -> list[ServedModel]:
+        """Every succeeded fine-tune not deleted, oldest first."""
+        with self._sessions() as session:
+            jobs = session.scalars(
+                select(Job)
+                .where(Job.status == "succeeded", Job.fine_tuned_model.is_not(None), Job.model_deleted.is_(False))
+                .order_by(Job.finished_at)
+            ).all()
+        return [self._fine_tune(job) for job in jobs]
+
+    def all(self) -> list[ServedModel]:
+        """Base models then fine-tunes."""
+        return self.bases() + self.fine_tunes()
+
+    def get(self, model_id: str) -> ServedModel:
+        """The model named ``model_id``, or a 404 naming it."""
+        if model_id in self._bases:
+            return self._bases[model_id]
+        with self._sessions() as session:
+            job = session.scalars(
+                select(Job).where(Job.fine_tuned_model == model_id, Job.model_deleted.is_(False))
+            ).first()
+        if job is None or job.status != "succeeded":
+            raise NotFound(f"The model '{model_id}' does not exist", param="model", code="model_not_found")
+        return self._fine_tune(job)
+
+    def base_source(self, model_id: str) -> str:
+        """What to train from for a job on ``model_id`` (base models only: no fine-tuning a fine-tune yet)."""
+        if model_id not in self._bases:
+            raise NotFound(
+                f"The model '{model_id}' does not exist or cannot be fine-tuned "
+                f"(base models: {', '.join(self._bases)})",
+                param="model",
+                code="model_not_found",
+            )
+        return self._bases[model_id].source
+
+    def _fine_tune(self, job: Job) -> ServedModel:
+        return ServedModel(
+            id=job.fine_tuned_model or "",
+            source=str(job.model_dir),
+            created=unix(job.finished_at) or 0,
+            owned_by=self._org,
+            fine_tuned=True,
+        )
+
+
+def _registry_names() -> list[str]:
+    from caretune.models.registry import list_models
+
+    return [spec.name for spec in list_models()]

@@ -1,0 +1,90 @@
+"""Loaded inference engines: loaded on first use, the least recently used dropped past a limit, and a
+per-model cap on requests in flight (past it: 429, so an overloaded server says so instead of timing out).
+
+A request for a model that is not loaded waits for the load (one load per model at a time, however many
+requests ask); it never fails because the model was not ready.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from caretune.engines.base import Engine
+from caretune.server.catalog import ServedModel
+from caretune.server.errors import Overloaded
+
+
+class EnginePool:
+    """Up to ``capacity`` engines in memory, most recently used last."""
+
+    def __init__(self, capacity: int, engine_kind: str, max_in_flight: int) -> None:
+        self._capacity = capacity
+        self._engine_kind = engine_kind
+        self._max_in_flight = max_in_flight
+        self._loaded: OrderedDict[str, Engine] = OrderedDict()
+        self._load_locks: dict[str, threading.Lock] = {}
+        self._in_flight: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def loaded_ids(self) -> list[str]:
+        """Ids of the engines in memory, least recently used first."""
+        with self._lock:
+            return list(self._loaded)
+
+    def get(self, model: ServedModel) -> Engine:
+        """The engine for ``model``, loading it (blocking) if needed; marks it most recently used."""
+        with self._lock:
+            load_lock = self._load_locks.setdefault(model.id, threading.Lock())
+        with load_lock:
+            with self._lock:
+                if model.id in self._loaded:
+                    self._loaded.move_to_end(model.id)
+                    return self._loaded[model.id]
+            engine = self._load(model)
+            with self._lock:
+                self._loaded[model.id] = engine
+                while len(self._loaded) > self._capacity:
+                    self._loaded.popitem(last=False)
+            return engine
+
+    def evict(self, model_id: str) -> None:
+        """Forget a model's engine (a deleted fine-tune); requests still using it finish normally."""
+        with self._lock:
+            self._loaded.pop(model_id, None)
+
+    def reserve(self, model_id: str) -> Slot:
+        """Take one of the model's request slots (release it when the response is done); 429 if none is free."""
+        with self._lock:
+            if self._in_flight.get(model_id, 0) >= self._max_in_flight:
+                raise Overloaded(
+                    f"Too many requests in flight for model '{model_id}' (limit {self._max_in_flight}); "
+                    "retry shortly.",
+                    code="engine_queue_full",
+                )
+            self._in_flight[model_id] = self._in_flight.get(model_id, 0) + 1
+        return Slot(self, model_id)
+
+    def _release(self, model_id: str) -> None:
+        with self._lock:
+            self._in_flight[model_id] -= 1
+
+    def _load(self, model: ServedModel) -> Engine:
+        from caretune.engines import load_engine
+
+        return load_engine(model.source, engine=self._engine_kind)
+
+
+class Slot:
+    """A reserved request slot; releasing twice is harmless (a stream may end in more than one way)."""
+
+    def __init__(self, pool: EnginePool, model_id: str) -> None:
+        self._pool = pool
+        self._model_id = model_id
+        self._held = True
+
+    def release(self) -> None:
+        """Give the slot back."""
+        if self._held:
+            self._held = False
+            self._pool._release(self._model_id)

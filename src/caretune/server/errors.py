@@ -1,0 +1,115 @@
+"""OpenAI-shaped errors: ``{"error": {"message", "type", "param", "code"}}`` with the right HTTP status.
+
+Clients written for OpenAI (the ``openai`` SDK raises ``BadRequestError``, ``NotFoundError``… from the status
+and reads ``error.message``) only work if every failure has this shape, including FastAPI's own validation
+errors and unknown routes, so every error path is funnelled through here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from caretune.errors import CaretuneError
+
+log = logging.getLogger(__name__)
+
+
+class APIError(Exception):
+    """An error to send to the client as-is."""
+
+    status_code = 400
+    error_type = "invalid_request_error"
+
+    def __init__(self, message: str, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+
+
+class InvalidRequest(APIError):
+    """400: a parameter is invalid (``param`` names it)."""
+
+
+class Unauthorized(APIError):
+    """401: missing, unknown or revoked API key."""
+
+    status_code = 401
+    error_type = "authentication_error"
+
+
+class Forbidden(APIError):
+    """403: allowed for no key (deleting a base model)."""
+
+    status_code = 403
+    error_type = "permission_error"
+
+
+class NotFound(APIError):
+    """404: unknown model, file or job."""
+
+    status_code = 404
+
+
+class PayloadTooLarge(APIError):
+    """413: an upload over ``--max-upload-mb``."""
+
+    status_code = 413
+
+
+class Overloaded(APIError):
+    """429: the model's request queue is full; the client should retry later."""
+
+    status_code = 429
+    error_type = "rate_limit_error"
+
+
+def error_body(message: str, error_type: str, param: str | None, code: str | None) -> dict:
+    """The JSON body of every error response."""
+    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+
+
+def _response(
+    status: int, message: str, error_type: str, param: str | None = None, code: str | None = None
+) -> JSONResponse:
+    return JSONResponse(error_body(message, error_type, param, code), status_code=status)
+
+
+async def _api_error(_: Request, exc: APIError) -> JSONResponse:
+    return _response(exc.status_code, exc.message, exc.error_type, exc.param, exc.code)
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "form")]
+    param = ".".join(loc) or None
+    message = f"{param}: {first.get('msg', 'invalid value')}" if param else first.get("msg", "invalid request")
+    return _response(400, message, "invalid_request_error", param, "invalid_value")
+
+
+async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    error_type = "invalid_request_error" if exc.status_code < 500 else "server_error"
+    return _response(exc.status_code, str(exc.detail), error_type)
+
+
+async def _caretune_error(_: Request, exc: CaretuneError) -> JSONResponse:
+    return _response(400, str(exc), "invalid_request_error")
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return _response(500, "The server had an error while processing your request.", "server_error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every kind of failure to an OpenAI-shaped JSON error."""
+    app.add_exception_handler(APIError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(CaretuneError, _caretune_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,26 @@
+"""``POST /v1/completions``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+
+from caretune.server.auth import require_api_key
+from caretune.server.dependencies import get_state
+from caretune.server.protocol import CompletionRequest, CompletionResponse
+from caretune.server.serving_completions import create_completion
+from caretune.server.state import ServerState
+
+router = APIRouter(prefix="/v1", tags=["completions"], dependencies=[Depends(require_api_key)])
+
+
+@router.post(
+    "/completions",
+    response_model=CompletionResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when stream is true"}},
+)
+async def completions(
+    request: CompletionRequest, state: ServerState = Depends(get_state)
+) -> CompletionResponse | StreamingResponse:
+    """Complete one or more prompts (OpenAI's legacy completions API, which the fine-tuned models speak)."""
+    return await create_completion(state, request)

@@ -1,0 +1,114 @@
+"""The chat app's API: conversations, their turns, feedback, hand-off to a human, and the feedback export.
+
+Thin: each route validates with the Pydantic models of ``caretune.webapp.schemas`` and calls one function of
+``caretune.webapp.conversations``. The page keeps model replies here after streaming them from
+``/v1/chat/completions``, so any client (not only the page) can build on the same history.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import PlainTextResponse
+from sqlalchemy.orm import Session
+
+from caretune.server.auth import require_api_key
+from caretune.server.dependencies import get_session
+from caretune.webapp import conversations as service
+from caretune.webapp.feedback_export import feedback_jsonl
+from caretune.webapp.schemas import (
+    ConversationCreate,
+    ConversationDeleted,
+    ConversationDetail,
+    ConversationList,
+    ConversationOut,
+    ConversationUpdate,
+    FeedbackIn,
+    FeedbackOut,
+    MessageCreate,
+    MessageOut,
+)
+
+router = APIRouter(prefix="/v1", tags=["chat app"], dependencies=[Depends(require_api_key)])
+DbSession = Annotated[Session, Depends(get_session)]
+
+
+@router.get("/conversations", response_model=ConversationList)
+def list_conversations(
+    db: DbSession,
+    needs_agent: Annotated[bool, Query(description="Only threads handed off to a human agent.")] = False,
+) -> ConversationList:
+    """Conversations, most recently active first (the page's history, or the agent queue)."""
+    rows = service.list_conversations(db, needs_agent=needs_agent)
+    return ConversationList(data=[ConversationOut.model_validate(r) for r in rows])
+
+
+@router.post("/conversations", response_model=ConversationOut)
+def create_conversation(body: ConversationCreate, db: DbSession) -> ConversationOut:
+    """Start a conversation (a compare conversation when ``compare_model`` is set)."""
+    return ConversationOut.model_validate(service.create_conversation(db, body))
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationDetail)
+def get_conversation(conversation_id: str, db: DbSession) -> ConversationDetail:
+    """A conversation with all its turns and their feedback."""
+    return ConversationDetail.model_validate(service.get_conversation(db, conversation_id))
+
+
+@router.patch("/conversations/{conversation_id}", response_model=ConversationOut)
+def update_conversation(conversation_id: str, body: ConversationUpdate, db: DbSession) -> ConversationOut:
+    """Rename a conversation or switch its model(s)."""
+    return ConversationOut.model_validate(service.update_conversation(db, conversation_id, body))
+
+
+@router.delete("/conversations/{conversation_id}", response_model=ConversationDeleted)
+def delete_conversation(conversation_id: str, db: DbSession) -> ConversationDeleted:
+    """Delete a conversation, its turns and their feedback."""
+    service.delete_conversation(db, conversation_id)
+    return ConversationDeleted(id=conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/messages", response_model=MessageOut)
+def add_message(conversation_id: str, body: MessageCreate, db: DbSession) -> MessageOut:
+    """Append a turn: the customer's question, a model's finished reply, or a human agent's answer.
+
+    An agent's answer marks a handed-off conversation "answered"; the customer writing again marks it
+    "waiting" until an agent answers.
+    """
+    return MessageOut.model_validate(service.add_message(db, conversation_id, body))
+
+
+@router.put("/conversations/{conversation_id}/messages/{message_id}/feedback", response_model=FeedbackOut)
+def set_feedback(conversation_id: str, message_id: str, body: FeedbackIn, db: DbSession) -> FeedbackOut:
+    """Judge a bot reply: thumbs up/down and an optional corrected answer (replaces earlier feedback)."""
+    return FeedbackOut.model_validate(service.set_feedback(db, conversation_id, message_id, body))
+
+
+@router.post("/conversations/{conversation_id}/handoff", response_model=ConversationOut)
+def request_handoff(conversation_id: str, db: DbSession) -> ConversationOut:
+    """The customer asks to talk to a human: the conversation joins the agent queue; the bot stops answering."""
+    return ConversationOut.model_validate(service.set_handoff(db, conversation_id, "waiting"))
+
+
+@router.delete("/conversations/{conversation_id}/handoff", response_model=ConversationOut)
+def close_handoff(conversation_id: str, db: DbSession) -> ConversationOut:
+    """An agent hands the conversation back to the bot and it leaves the agent queue."""
+    return ConversationOut.model_validate(service.set_handoff(db, conversation_id, "closed"))
+
+
+@router.get(
+    "/feedback/export",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"application/jsonl": {}}, "description": "Chat-format JSON Lines."}},
+)
+def export_feedback(db: DbSession) -> PlainTextResponse:
+    """Approved, corrected and agent-written replies as chat-format JSONL for ``caretune train``.
+
+    The same file ``caretune feedback export --out FILE`` writes.
+    """
+    return PlainTextResponse(
+        feedback_jsonl(db),
+        media_type="application/jsonl",
+        headers={"Content-Disposition": 'attachment; filename="feedback.jsonl"'},
+    )

@@ -1,0 +1,157 @@
+"""``POST /v1/chat/completions``: the conversation is rendered with the model's own prompt format (the one
+it was trained on), then completed like a prompt; answers come back as assistant messages or chunks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from caretune.engines.base import Engine, Logprobs, SamplingParams, StreamEvent
+from caretune.server.protocol import (
+    AssistantMessage,
+    ChatChoice,
+    ChatChunkChoice,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    ChoiceLogprobs,
+    DeltaMessage,
+    TokenLogprob,
+    TopLogprob,
+    UsageInfo,
+    new_id,
+    now,
+)
+from caretune.server.serving_engine import (
+    Lease,
+    engine_seed,
+    fit_context,
+    lease_engine,
+    primed,
+    sampling_params,
+    sse_body,
+    stop_list,
+    token_bias,
+)
+from caretune.server.state import ServerState
+from caretune.server.thread_stream import stream_in_thread
+
+
+async def create_chat_completion(
+    state: ServerState, request: ChatCompletionRequest
+) -> ChatCompletionResponse | StreamingResponse:
+    """Answer one chat request; the model's request slot is held until the answer is sent."""
+    lease = await lease_engine(state, request.model)
+    handed_over = False
+    try:
+        prompt = lease.engine.render_chat(_messages(request))
+        params = _params(request, lease.engine, prompt)
+        if not request.stream:
+            return await _complete(lease, prompt, params)
+        chunks = await primed(_stream_chunks(request, lease, prompt, params))
+        handed_over = True
+        return StreamingResponse(sse_body(chunks, lease.slot), media_type="text/event-stream")
+    finally:
+        if not handed_over:
+            lease.slot.release()
+
+
+def _messages(request: ChatCompletionRequest) -> list[dict[str, str]]:
+    """Plain role/content dicts; OpenAI's ``developer`` role is a system message by another name."""
+    return [
+        {"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in request.messages
+    ]
+
+
+def _params(request: ChatCompletionRequest, engine: Engine, prompt: str) -> SamplingParams:
+    asked = request.max_completion_tokens if request.max_completion_tokens is not None else request.max_tokens
+    top = request.top_logprobs or 0
+    return sampling_params(
+        max_tokens=fit_context(engine, engine.count_tokens(prompt), asked, "messages"),
+        temperature=request.temperature,
+        top_p=request.top_p,
+        stop=stop_list(request.stop, engine.default_stop),
+        n=request.n,
+        logprobs=top if request.logprobs else None,
+        presence_penalty=request.presence_penalty,
+        frequency_penalty=request.frequency_penalty,
+        logit_bias=token_bias(request.logit_bias),
+        seed=engine_seed(request.seed),
+    )
+
+
+def _chat_logprobs(logprobs: Logprobs | None) -> ChoiceLogprobs | None:
+    """Completions-style parallel lists → chat's list of per-token objects."""
+    if logprobs is None:
+        return None
+    return ChoiceLogprobs(
+        content=[
+            TokenLogprob(
+                token=token,
+                logprob=logprob if logprob is not None else 0.0,
+                top_logprobs=[TopLogprob(token=t, logprob=lp) for t, lp in (top or {}).items()],
+            )
+            for token, logprob, top in zip(logprobs.tokens, logprobs.token_logprobs, logprobs.top_logprobs)
+        ]
+    )
+
+
+async def _complete(lease: Lease, prompt: str, params: SamplingParams) -> ChatCompletionResponse:
+    result = await run_in_threadpool(lease.engine.complete, prompt, params)
+    return ChatCompletionResponse(
+        id=new_id("chatcmpl"),
+        created=now(),
+        model=lease.model.id,
+        choices=[
+            ChatChoice(
+                index=c.index,
+                message=AssistantMessage(content=c.text),
+                logprobs=_chat_logprobs(c.logprobs),
+                finish_reason=c.finish_reason,
+            )
+            for c in result.choices
+        ],
+        usage=UsageInfo(
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+            total_tokens=result.total_tokens,
+        ),
+    )
+
+
+async def _stream_chunks(
+    request: ChatCompletionRequest, lease: Lease, prompt: str, params: SamplingParams
+) -> AsyncIterator[ChatCompletionChunk]:
+    chunk_id, created, model = new_id("chatcmpl"), now(), lease.model.id
+    started: set[int] = set()
+    usage: UsageInfo | None = None
+    async for event in stream_in_thread(lambda: lease.engine.stream(prompt, params)):
+        for choice in _event_choices(event, started):
+            yield ChatCompletionChunk(id=chunk_id, created=created, model=model, choices=[choice])
+        if event.usage is not None:
+            usage = UsageInfo(
+                prompt_tokens=event.usage.prompt_tokens,
+                completion_tokens=event.usage.completion_tokens,
+                total_tokens=event.usage.total_tokens,
+            )
+    if request.stream_options and request.stream_options.include_usage:
+        yield ChatCompletionChunk(id=chunk_id, created=created, model=model, choices=[], usage=usage)
+
+
+def _event_choices(event: StreamEvent, started: set[int]) -> list[ChatChunkChoice]:
+    """The chunks for one engine event: the role first for a new choice, the text, then the finish."""
+    choices = []
+    if event.index not in started and (event.text or event.finish_reason):
+        started.add(event.index)
+        choices.append(ChatChunkChoice(index=event.index, delta=DeltaMessage(role="assistant", content="")))
+    if event.text:
+        choices.append(
+            ChatChunkChoice(
+                index=event.index, delta=DeltaMessage(content=event.text), logprobs=_chat_logprobs(event.logprobs)
+            )
+        )
+    if event.finish_reason:
+        choices.append(ChatChunkChoice(index=event.index, delta=DeltaMessage(), finish_reason=event.finish_reason))
+    return choices

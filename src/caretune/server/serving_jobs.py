@@ -1,0 +1,199 @@
+"""The fine-tuning jobs API's logic: create (checked, then left to the worker), list, get, cancel, and the
+events and checkpoints a job produces.
+
+Handlers only write the job's row; training itself happens in the worker process, so a request never waits
+for it and a server restart never loses it.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from caretune.server.errors import InvalidRequest, NotFound
+from caretune.server.protocol import (
+    CheckpointMetrics,
+    FineTuningJob,
+    FineTuningJobCheckpoint,
+    FineTuningJobCheckpointList,
+    FineTuningJobEvent,
+    FineTuningJobEventList,
+    FineTuningJobList,
+    FineTuningJobRequest,
+    Hyperparameters,
+    JobError,
+)
+from caretune.server.model_ids import checkpoint_model_id, fine_tuned_model_id
+from caretune.server.serving_files import FINE_TUNE, get_file
+from caretune.server.state import ServerState
+from caretune.server.timestamps import unix
+from caretune.storage.jobs import ACTIVE, Job, JobCheckpoint, JobEvent, add_event, new_job_id, transition, utcnow
+
+# OpenAI's accepted ranges for the three hyperparameters.
+_RANGES = {"n_epochs": (1, 50), "batch_size": (1, 256), "learning_rate_multiplier": (1e-6, 10.0)}
+
+
+def create_job(state: ServerState, session: Session, request: FineTuningJobRequest) -> Job:
+    """Check the request (files, model, hyperparameters) and queue the job as ``validating_files``."""
+    base_source = state.catalog.base_source(request.model)
+    _check_file(session, request.training_file, "training_file")
+    if request.validation_file:
+        _check_file(session, request.validation_file, "validation_file")
+    job_id = new_job_id()
+    job = Job(
+        id=job_id,
+        created_at=utcnow(),
+        model=request.model,
+        base_source=base_source,
+        status="validating_files",
+        hyperparameters=_checked_hyperparameters(request.chosen_hyperparameters()),
+        training_file=request.training_file,
+        validation_file=request.validation_file,
+        seed=request.seed if request.seed is not None else random.randrange(2**31),
+        suffix=request.suffix or None,
+        job_metadata=request.metadata,
+        run_dir=str(state.settings.data_dir / "runs" / job_id),
+        result_files=[],
+    )
+    session.add(job)
+    session.commit()
+    add_event(session, job_id, f"Created fine-tuning job: {job_id}")
+    return job
+
+
+def _check_file(session: Session, file_id: str, param: str) -> None:
+    try:
+        row = get_file(session, file_id)
+    except NotFound as exc:
+        raise NotFound(exc.message, param=param, code="file_not_found") from exc
+    if row.purpose != FINE_TUNE:
+        raise InvalidRequest(f"File {file_id} has purpose '{row.purpose}', not '{FINE_TUNE}'", param=param)
+
+
+def _checked_hyperparameters(hp: Hyperparameters) -> dict[str, Any]:
+    """Each value ``auto`` (also when unset) or within OpenAI's range, else a 400 naming it."""
+    values: dict[str, Any] = {}
+    for name, (low, high) in _RANGES.items():
+        value = getattr(hp, name)
+        if value is None or value == "auto":
+            values[name] = "auto"
+        elif isinstance(value, bool) or not low <= value <= high:
+            raise InvalidRequest(f"{name} must be 'auto' or between {low} and {high}", param=f"hyperparameters.{name}")
+        else:
+            values[name] = value
+    return values
+
+
+def get_job(session: Session, job_id: str) -> Job:
+    """The job, or a 404 naming it."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"No such fine-tuning job: {job_id}", param="fine_tuning_job_id", code="job_not_found")
+    return job
+
+
+def cancel_job(session: Session, job_id: str) -> Job:
+    """Cancel a job that has not finished (the worker stops it if it is running); 400 if it has."""
+    job = get_job(session, job_id)
+    if not transition(session, job_id, ACTIVE, status="cancelled", finished_at=utcnow()):
+        raise InvalidRequest(f"Job {job_id} has already finished ({job.status})", param="fine_tuning_job_id")
+    add_event(session, job_id, "Fine-tuning job cancelled")
+    session.refresh(job)
+    return job
+
+
+def list_jobs(session: Session, org: str, after: str | None, limit: int) -> FineTuningJobList:
+    """Newest first; ``after`` is the last id of the previous page."""
+    query = select(Job).order_by(Job.created_at.desc(), Job.id.desc())
+    if after:
+        cursor = get_job(session, after)
+        query = query.where(Job.created_at < cursor.created_at)
+    rows = list(session.scalars(query.limit(limit + 1)))
+    return FineTuningJobList(data=[to_object(j, org) for j in rows[:limit]], has_more=len(rows) > limit)
+
+
+def list_events(session: Session, job_id: str, after: str | None, limit: int) -> FineTuningJobEventList:
+    """A job's events, newest first; ``after`` is the last event id of the previous page."""
+    get_job(session, job_id)
+    query = select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.seq.desc())
+    if after:
+        cursor = session.scalars(select(JobEvent).where(JobEvent.id == after, JobEvent.job_id == job_id)).first()
+        if cursor is None:
+            raise NotFound(f"No such event: {after}", param="after")
+        query = query.where(JobEvent.seq < cursor.seq)
+    rows = list(session.scalars(query.limit(limit + 1)))
+    return FineTuningJobEventList(data=[_event(e) for e in rows[:limit]], has_more=len(rows) > limit)
+
+
+def list_checkpoints(
+    session: Session, org: str, job_id: str, after: str | None, limit: int
+) -> FineTuningJobCheckpointList:
+    """A job's checkpoints, newest first."""
+    job = get_job(session, job_id)
+    query = select(JobCheckpoint).where(JobCheckpoint.job_id == job_id).order_by(JobCheckpoint.seq.desc())
+    if after:
+        cursor = session.scalars(select(JobCheckpoint).where(JobCheckpoint.id == after)).first()
+        if cursor is None:
+            raise NotFound(f"No such checkpoint: {after}", param="after")
+        query = query.where(JobCheckpoint.seq < cursor.seq)
+    rows = list(session.scalars(query.limit(limit + 1)))
+    data = [_checkpoint(job, org, c) for c in rows[:limit]]
+    return FineTuningJobCheckpointList(
+        data=data,
+        has_more=len(rows) > limit,
+        first_id=data[0].id if data else None,
+        last_id=data[-1].id if data else None,
+    )
+
+
+def to_object(job: Job, org: str) -> FineTuningJob:
+    """The API's view of a job."""
+    error = None
+    if job.error_code:
+        error = JobError(code=job.error_code, message=job.error_message or "", param=job.error_param)
+    return FineTuningJob(
+        id=job.id,
+        created_at=unix(job.created_at) or 0,
+        finished_at=unix(job.finished_at),
+        model=job.model,
+        fine_tuned_model=job.fine_tuned_model,
+        organization_id=f"org-{org}",
+        status=job.status,  # type: ignore[arg-type]
+        hyperparameters=job.hyperparameters,
+        method={"type": "supervised", "supervised": {"hyperparameters": job.hyperparameters}},
+        training_file=job.training_file,
+        validation_file=job.validation_file,
+        result_files=job.result_files or [],
+        trained_tokens=job.trained_tokens,
+        error=error,
+        seed=job.seed,
+        suffix=job.suffix,
+        metadata=job.job_metadata,
+    )
+
+
+
+def _event(event: JobEvent) -> FineTuningJobEvent:
+    return FineTuningJobEvent(
+        id=event.id,
+        created_at=unix(event.created_at) or 0,
+        level=event.level,  # type: ignore[arg-type]
+        message=event.message,
+        type=event.type,  # type: ignore[arg-type]
+        data=event.data,
+    )
+
+
+def _checkpoint(job: Job, org: str, checkpoint: JobCheckpoint) -> FineTuningJobCheckpoint:
+    model_id = job.fine_tuned_model or fine_tuned_model_id(job.model, org, job.suffix, job.id)
+    return FineTuningJobCheckpoint(
+        id=checkpoint.id,
+        created_at=unix(checkpoint.created_at) or 0,
+        fine_tuned_model_checkpoint=checkpoint_model_id(model_id, checkpoint.step_number),
+        fine_tuning_job_id=job.id,
+        metrics=CheckpointMetrics.model_validate(checkpoint.metrics),
+        step_number=checkpoint.step_number,
+    )

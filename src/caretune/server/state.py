@@ -1,0 +1,29 @@
+"""What a running server holds between requests, kept on ``app.state.caretune``.
+
+One object instead of module globals, so several servers (tests start more than one) can live in one
+process without sharing anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from caretune.server.catalog import Catalog
+from caretune.server.engine_pool import EnginePool
+from caretune.server.settings import ServerSettings
+from caretune.storage.files import FileStore
+
+
+@dataclass
+class ServerState:
+    """The settings, the database and the services built on it."""
+
+    settings: ServerSettings
+    db: Engine
+    sessions: sessionmaker[Session]
+    files: FileStore
+    catalog: Catalog
+    engines: EnginePool

@@ -1,0 +1,71 @@
+"""The database handle every stage shares: one SQLAlchemy ``Base``, one engine factory, one session factory.
+
+SQLite is the default because a self-hosted deployment should need no database server; WAL mode lets the API
+process and the job worker process read while the other writes. Going through SQLAlchemy keeps a PostgreSQL
+URL (``--database-url``) working unchanged. Other modules declare their tables on ``Base`` (the chat app's in
+``storage/conversations.py``) and ``create_all`` creates every one of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+# Modules that declare tables; imported before create_all so their tables exist in Base.metadata.
+_TABLE_MODULES = (
+    "caretune.storage.keys",
+    "caretune.storage.files",
+    "caretune.storage.jobs",
+    "caretune.storage.conversations",
+)
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every caretune table."""
+
+
+def sqlite_url(path: str | Path) -> str:
+    """The SQLAlchemy URL of a SQLite file, so callers never hand-format one."""
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; for SQLite: create the folder, WAL journal, foreign keys, and a busy timeout.
+
+    The busy timeout matters because two processes write (API and worker): a writer waits for the lock
+    instead of failing at once with "database is locked".
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep attribute values after commit, so handlers can build responses from them."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def create_all(engine: Engine) -> None:
+    """Create every caretune table that does not exist yet (idempotent; run at server start and by the CLI)."""
+    for name in _TABLE_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
+    Base.metadata.create_all(engine)

@@ -1,0 +1,65 @@
+"""``caretune keys create|list|revoke`` and ``caretune serve``, run as a user runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.server.live import free_port
+
+CLI = [sys.executable, "-c", "from caretune.cli import main; main()"]
+
+
+def caretune(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_keys_create_list_revoke(tmp_path: Path) -> None:
+    from caretune.server.settings import ServerSettings
+    from caretune.storage.db import make_engine, session_factory
+    from caretune.storage.keys import verify_key
+
+    created = caretune("keys", "create", "--name", "mobile app", "--data-dir", str(tmp_path))
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip()
+    listed = caretune("keys", "list", "--data-dir", str(tmp_path)).stdout
+    key_id = listed.split("\t")[0]
+    assert "mobile app" in listed and "active" in listed and secret not in listed
+    db_bytes = (tmp_path / "caretune.db").read_bytes()
+    assert secret.encode() not in db_bytes  # only the hash is stored
+    sessions = session_factory(make_engine(ServerSettings(data_dir=tmp_path).resolved_database_url()))
+    with sessions() as session:
+        assert verify_key(session, secret) is not None
+    assert caretune("keys", "revoke", key_id, "--data-dir", str(tmp_path)).returncode == 0
+    with sessions() as session:
+        assert verify_key(session, secret) is None
+    assert "revoked" in caretune("keys", "list", "--data-dir", str(tmp_path)).stdout
+    unknown = caretune("keys", "revoke", "key_nope", "--data-dir", str(tmp_path))
+    assert unknown.returncode == 3 and "caretune: error:" in unknown.stderr
+
+
+def test_serve_no_auth_is_announced(tiny_gemma_dir: Path, tmp_path: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port), "--data-dir", str(tmp_path), "--no-auth",
+         "--model", f"tiny={tiny_gemma_dir}", "--engine", "transformers"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.2)
+        assert response.status_code == 200 and response.json()["data"][0]["id"] == "tiny"
+    finally:
+        server.terminate()
+        _, stderr = server.communicate(timeout=60)
+    assert "--no-auth" in stderr

@@ -1,0 +1,52 @@
+"""schemathesis against the live server's ``/openapi.json``: whatever the input, never a 500.
+
+Examples are bounded (and generation sizes clamped) so the whole run stays well under a minute on the tiny
+model; the worker is off so that fuzzed fine-tuning jobs do not start trainings.
+"""
+
+from __future__ import annotations
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+
+from tests.server.live import TINY_MODEL
+
+# Keep fuzzed generation small: the point is input handling, not generating 128 x 512 tokens.
+_CLAMPS = {"n": 2, "best_of": 2, "max_tokens": 4, "max_completion_tokens": 4}
+
+
+def _focus(body: object) -> None:
+    """Point inference requests at the served model (so parameters get checked, not just the model name)
+    and clamp generation sizes."""
+    if isinstance(body, dict):
+        if "model" in body:
+            body["model"] = TINY_MODEL
+        if "messages" in body and body.get("max_tokens") is None and body.get("max_completion_tokens") is None:
+            body["max_completion_tokens"] = _CLAMPS["max_completion_tokens"]
+        for key, cap in _CLAMPS.items():
+            value = body.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and value > cap:
+                body[key] = cap
+
+
+def _operations(url: str) -> list:
+    schema = schemathesis.openapi.from_url(url.removesuffix("/v1") + "/openapi.json")
+    return [result.ok() for result in schema.get_all_operations()]
+
+
+def test_no_input_gives_a_server_error(idle_server: tuple[str, str]) -> None:
+    url, key = idle_server
+    operations = _operations(url)
+    assert any(op.path == "/v1/chat/completions" for op in operations)
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+        def check(case) -> None:
+            _focus(case.body)
+            response = case.call(headers={"Authorization": f"Bearer {key}"}, timeout=60)
+            assert response.status_code < 500, (case.method, case.path, case.body, response.text[:500])
+            if response.status_code >= 400:
+                assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+
+        check()

@@ -1,0 +1,147 @@
+"""Completions, chat completions and models through the official ``openai`` SDK against a live server."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import openai
+import pytest
+
+from tests.server.live import TINY_MODEL
+
+
+def test_models_lists_the_base_model(client) -> None:
+    ids = [m.id for m in client.models.list().data]
+    assert TINY_MODEL in ids
+    assert client.models.retrieve(TINY_MODEL).id == TINY_MODEL
+
+
+def test_completion_with_sampling_parameters(client) -> None:
+    result = client.completions.create(
+        model=TINY_MODEL,
+        prompt="Customer: my order has not arrived yet\nAgent:",
+        stop=["\nCustomer"],
+        temperature=0.7,
+        top_p=0.9,
+        best_of=3,
+        n=2,
+        max_tokens=12,
+        seed=3,
+    )
+    assert result.object == "text_completion"
+    assert [c.index for c in result.choices] == [0, 1]
+    for choice in result.choices:
+        assert choice.finish_reason in ("stop", "length")
+        assert "\nCustomer" not in choice.text
+    assert result.usage.prompt_tokens > 0
+    assert 0 < result.usage.completion_tokens
+    assert result.usage.total_tokens == result.usage.prompt_tokens + result.usage.completion_tokens
+
+
+def test_greedy_completion_is_reproducible_and_respects_max_tokens(client) -> None:
+    kwargs = dict(model=TINY_MODEL, prompt="Customer: hello\nAgent:", temperature=0, max_tokens=5)
+    first, second = client.completions.create(**kwargs), client.completions.create(**kwargs)
+    assert first.choices[0].text == second.choices[0].text
+    assert first.usage.completion_tokens <= 5
+
+
+def test_streamed_completion_matches_usage(client) -> None:
+    stream = client.completions.create(
+        model=TINY_MODEL, prompt="Customer: hi\nAgent:", max_tokens=8, temperature=0, stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert chunks[-1].usage is not None and chunks[-1].choices == []
+    assert any(c.choices and c.choices[0].finish_reason for c in chunks)
+
+
+def test_streamed_chat_completion(client) -> None:
+    stream = client.chat.completions.create(
+        model=TINY_MODEL,
+        messages=[
+            {"role": "system", "content": "You are a customer support agent for Acme."},
+            {"role": "user", "content": "how do I reset my password"},
+        ],
+        max_tokens=10,
+        temperature=0.8,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert finishes in (["stop"], ["length"])
+    usage = chunks[-1].usage
+    assert usage is not None and usage.completion_tokens >= 1
+    assert isinstance(text, str)
+
+
+def test_chat_completion_whole(client) -> None:
+    result = client.chat.completions.create(
+        model=TINY_MODEL, messages=[{"role": "user", "content": "hello"}], max_completion_tokens=6, n=2
+    )
+    assert result.object == "chat.completion"
+    assert len(result.choices) == 2
+    assert all(c.message.role == "assistant" for c in result.choices)
+    assert result.usage.completion_tokens <= 12
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "param"),
+    [
+        ({"temperature": 2.5}, "temperature"),
+        ({"top_p": 0}, "top_p"),
+        ({"n": 3, "best_of": 2}, "best_of"),
+        ({"best_of": 2, "stream": True}, "best_of"),
+        ({"stop": ["a", "b", "c", "d", "e"]}, "stop"),
+        ({"prompt": "hello " * 600}, "prompt"),
+        ({"max_tokens": 100000}, "prompt"),
+        ({"logit_bias": {"not-a-token": 1}}, "logit_bias"),
+    ],
+)
+def test_invalid_parameters_are_400_naming_the_parameter(client, kwargs: dict, param: str) -> None:
+    request = {"model": TINY_MODEL, "prompt": "Customer: hi\nAgent:", "max_tokens": 4, **kwargs}
+    with pytest.raises(openai.BadRequestError) as info:
+        client.completions.create(**request)
+    assert info.value.status_code == 400
+    assert info.value.body["param"] == param
+    assert info.value.body["message"]
+
+
+def test_chat_prompt_longer_than_context_is_400(client) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model=TINY_MODEL, messages=[{"role": "user", "content": "hello " * 600}])
+    assert info.value.body["param"] == "messages"
+    assert info.value.body["code"] == "context_length_exceeded"
+
+
+def test_unknown_model_is_404(client) -> None:
+    with pytest.raises(openai.NotFoundError) as info:
+        client.completions.create(model="no-such-model", prompt="hi")
+    assert info.value.body["code"] == "model_not_found"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("no-such-model")
+
+
+def test_base_model_cannot_be_deleted(client) -> None:
+    with pytest.raises(openai.PermissionDeniedError):
+        client.models.delete(TINY_MODEL)
+
+
+def test_sixteen_concurrent_clients_all_get_complete_answers(base_url: str, api_key: str) -> None:
+    def ask(i: int) -> tuple[str, str | None]:
+        client = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=120)
+        if i % 2:
+            stream = client.chat.completions.create(
+                model=TINY_MODEL, messages=[{"role": "user", "content": f"question {i}"}], max_tokens=8,
+                stream=True,
+            )
+            chunks = [c for c in stream if c.choices]
+            return "".join(c.choices[0].delta.content or "" for c in chunks), chunks[-1].choices[0].finish_reason
+        result = client.completions.create(model=TINY_MODEL, prompt=f"Customer: question {i}\nAgent:", max_tokens=8)
+        return result.choices[0].text, result.choices[0].finish_reason
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(ask, range(16)))
+    assert all(finish in ("stop", "length") for _, finish in answers)
