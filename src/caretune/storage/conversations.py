@@ -1,0 +1,81 @@
+"""The chat app's tables: conversations, their messages, feedback on bot replies, and hand-off state.
+
+They live in the server's own database (on the shared ``Base``) so a conversation opened on a phone can be
+reopened on a laptop, an agent can answer in the same thread, and ``caretune feedback export`` can read the
+judged replies without the server running.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from caretune.storage.db import Base
+
+
+def new_id(prefix: str) -> str:
+    """An opaque id in OpenAI's style (``conv_…``, ``msg_…``), unguessable so URLs leak nothing."""
+    return f"{prefix}_{uuid.uuid4().hex[:24]}"
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, as every caretune table stores it."""
+    return datetime.now(timezone.utc)
+
+
+class Conversation(Base):
+    """One chat thread. ``compare_model`` is set when the thread asks two models the same questions."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("conv"))
+    title: Mapped[str] = mapped_column(String(200), default="New conversation")
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    compare_model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # "none"; "waiting": the customer asked for a human (or wrote again) and nobody has answered yet;
+    # "answered": an agent replied last; "closed": the agent handed the thread back to the bot.
+    handoff: Mapped[str] = mapped_column(String(16), default="none", index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="conversation", cascade="all, delete-orphan", order_by="Message.seq"
+    )
+
+
+class Message(Base):
+    """One turn: ``user`` (customer), ``assistant`` (a model, named in ``model``) or ``agent`` (a human).
+
+    ``seq`` is an auto-increment key that orders turns exactly, even two replies saved in the same
+    millisecond by compare mode; ``id`` is the public, opaque id.
+    """
+
+    __tablename__ = "conversation_messages"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(40), unique=True, index=True, default=lambda: new_id("msg"))
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+    feedback: Mapped[Feedback | None] = relationship(
+        back_populates="message", cascade="all, delete-orphan", uselist=False
+    )
+
+
+class Feedback(Base):
+    """A person's judgement of one bot reply: thumbs up/down and, optionally, the answer it should have given."""
+
+    __tablename__ = "message_feedback"
+
+    message_seq: Mapped[int] = mapped_column(
+        ForeignKey("conversation_messages.seq", ondelete="CASCADE"), primary_key=True
+    )
+    rating: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    correction: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    message: Mapped[Message] = relationship(back_populates="feedback")

@@ -1,0 +1,133 @@
+"""What the chat app does with its threads: create, list, change, delete, append turns, hand off, judge.
+
+Kept apart from the routes so the rules (a customer writing during a hand-off waits for the agent again; an
+agent's answer marks the thread answered; only bot replies take feedback) are plain functions over a
+session, the same whichever door calls them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from caretune.server.errors import InvalidRequest, NotFound
+from caretune.storage.conversations import Conversation, Feedback, Message, utcnow
+from caretune.webapp.schemas import (
+    ConversationCreate,
+    ConversationUpdate,
+    FeedbackIn,
+    HandoffState,
+    MessageCreate,
+)
+
+_TITLE_LENGTH = 60
+_DEFAULT_TITLE = "New conversation"
+_AGENT_QUEUE = ("waiting", "answered")
+
+
+def create_conversation(session: Session, data: ConversationCreate) -> Conversation:
+    """Start a thread, titled later from its first question unless a title is given."""
+    row = Conversation(**data.model_dump(exclude_none=True))
+    session.add(row)
+    session.commit()
+    return row
+
+
+def list_conversations(session: Session, needs_agent: bool = False) -> list[Conversation]:
+    """Threads, most recently active first; ``needs_agent`` keeps those handed off to a human."""
+    query = select(Conversation).order_by(Conversation.updated_at.desc())
+    if needs_agent:
+        query = query.where(Conversation.handoff.in_(_AGENT_QUEUE))
+    return list(session.scalars(query))
+
+
+def get_conversation(session: Session, conversation_id: str) -> Conversation:
+    """A thread with its turns and their feedback loaded, or a 404."""
+    query = (
+        select(Conversation)
+        .where(Conversation.id == conversation_id)
+        .options(selectinload(Conversation.messages).selectinload(Message.feedback))
+    )
+    row = session.scalar(query)
+    if row is None:
+        raise NotFound(f"No conversation with id {conversation_id!r}.", param="conversation_id")
+    return row
+
+
+def update_conversation(session: Session, conversation_id: str, data: ConversationUpdate) -> Conversation:
+    """Rename a thread or switch its model(s); fields not sent keep their value."""
+    row = get_conversation(session, conversation_id)
+    changes = data.model_dump(exclude_unset=True)
+    if changes.get("title") is None:
+        changes.pop("title", None)
+    for field, value in changes.items():
+        setattr(row, field, value)
+    row.updated_at = utcnow()
+    session.commit()
+    return row
+
+
+def delete_conversation(session: Session, conversation_id: str) -> None:
+    """Delete a thread with its turns and feedback."""
+    session.delete(get_conversation(session, conversation_id))
+    session.commit()
+
+
+def add_message(session: Session, conversation_id: str, data: MessageCreate) -> Message:
+    """Append a turn and move the hand-off state along (see ``_next_handoff``)."""
+    conversation = get_conversation(session, conversation_id)
+    message = Message(role=data.role, content=data.content, model=data.model)
+    conversation.messages.append(message)
+    conversation.handoff = _next_handoff(conversation.handoff, data.role)  # type: ignore[arg-type]
+    if data.role == "user" and conversation.title == _DEFAULT_TITLE:
+        conversation.title = _title_from(data.content)
+    conversation.updated_at = utcnow()
+    session.commit()
+    return message
+
+
+def _next_handoff(state: HandoffState, role: str) -> HandoffState:
+    """An agent's turn answers the customer; the customer writing again during a hand-off waits again."""
+    if role == "agent":
+        return "answered"
+    if role == "user" and state == "answered":
+        return "waiting"
+    return state
+
+
+def _title_from(question: str) -> str:
+    """The first line of the first question, shortened, so the history list tells threads apart."""
+    line = question.strip().splitlines()[0] if question.strip() else _DEFAULT_TITLE
+    return line if len(line) <= _TITLE_LENGTH else line[: _TITLE_LENGTH - 1] + "…"
+
+
+def set_handoff(session: Session, conversation_id: str, state: HandoffState) -> Conversation:
+    """Ask for a human ("waiting") or hand the thread back to the bot ("closed")."""
+    conversation = get_conversation(session, conversation_id)
+    conversation.handoff = state
+    conversation.updated_at = utcnow()
+    session.commit()
+    return conversation
+
+
+def set_feedback(session: Session, conversation_id: str, message_id: str, data: FeedbackIn) -> Feedback:
+    """Record (or replace) the judgement of one bot reply."""
+    message = _find_message(get_conversation(session, conversation_id), message_id)
+    if message.role != "assistant":
+        raise InvalidRequest(
+            f"Only the bot's replies take feedback; this message is a {message.role} turn.", param="message_id"
+        )
+    feedback = message.feedback or Feedback()
+    feedback.rating = data.rating
+    feedback.correction = (data.correction or "").strip() or None
+    feedback.updated_at = utcnow()
+    message.feedback = feedback
+    session.commit()
+    return feedback
+
+
+def _find_message(conversation: Conversation, message_id: str) -> Message:
+    for message in conversation.messages:
+        if message.id == message_id:
+            return message
+    raise NotFound(f"No message with id {message_id!r} in this conversation.", param="message_id")

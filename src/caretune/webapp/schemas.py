@@ -1,0 +1,114 @@
+"""Request and response shapes of the chat app's API (``/v1/conversations``, ``/v1/feedback``).
+
+Pydantic models, so FastAPI validates every request and the routes document themselves in ``/openapi.json``.
+Times are Unix seconds and objects carry an ``object`` field, as in OpenAI's API, so one client style fits
+every caretune route.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from caretune.server.timestamps import unix
+
+HandoffState = Literal["none", "waiting", "answered", "closed"]
+Rating = Literal["up", "down"]
+
+
+class _Timestamped(BaseModel):
+    """Built straight from table rows (``from_attributes``); serialises every ``*_at`` datetime as Unix seconds."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @field_serializer("created_at", "updated_at", check_fields=False)
+    def _seconds(self, moment: datetime) -> int | None:
+        return unix(moment)
+
+
+class ConversationCreate(BaseModel):
+    """A new thread; ``compare_model`` makes it a compare thread (each question goes to both models)."""
+
+    title: str | None = Field(default=None, max_length=200)
+    model: str | None = Field(default=None, max_length=200)
+    compare_model: str | None = Field(default=None, max_length=200)
+
+
+class ConversationUpdate(BaseModel):
+    """Fields to change; fields left out stay as they are (a null title too: a thread always has one)."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
+    model: str | None = Field(default=None, max_length=200)
+    compare_model: str | None = Field(default=None, max_length=200)
+
+
+class MessageCreate(BaseModel):
+    """A turn to append: the customer's, a model's finished reply (with its ``model``), or a human agent's."""
+
+    role: Literal["user", "assistant", "agent"]
+    content: str = Field(min_length=1, max_length=100_000)
+    model: str | None = Field(default=None, max_length=200)
+
+
+class FeedbackIn(BaseModel):
+    """Thumbs up/down and, optionally, the answer the bot should have given (both may be set or cleared)."""
+
+    rating: Rating | None = None
+    correction: str | None = Field(default=None, max_length=100_000)
+
+
+class FeedbackOut(_Timestamped):
+    """The stored judgement of one bot reply."""
+
+    rating: Rating | None
+    correction: str | None
+    updated_at: datetime
+
+
+class MessageOut(_Timestamped):
+    """One turn as the page renders it, with its feedback."""
+
+    object: Literal["conversation.message"] = "conversation.message"
+    id: str
+    conversation_id: str
+    role: Literal["user", "assistant", "agent"]
+    content: str
+    model: str | None
+    created_at: datetime
+    feedback: FeedbackOut | None
+
+
+class ConversationOut(_Timestamped):
+    """A thread in a list: enough to show it in the history or the agent queue without its messages."""
+
+    object: Literal["conversation"] = "conversation"
+    id: str
+    title: str
+    model: str | None
+    compare_model: str | None
+    handoff: HandoffState
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConversationDetail(ConversationOut):
+    """A thread with every turn, oldest first."""
+
+    messages: list[MessageOut]
+
+
+class ConversationList(BaseModel):
+    """Threads, most recently active first."""
+
+    object: Literal["list"] = "list"
+    data: list[ConversationOut]
+
+
+class ConversationDeleted(BaseModel):
+    """Confirmation of a deletion, shaped like OpenAI's ``*.deleted`` objects."""
+
+    id: str
+    object: Literal["conversation.deleted"] = "conversation.deleted"
+    deleted: bool = True

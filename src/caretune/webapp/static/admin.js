@@ -1,0 +1,118 @@
+// The admin page: fine-tuning jobs with a live loss chart, the served models, the uploaded files, and the
+// feedback export, all read from the same /v1 routes an OpenAI client uses.
+
+import { api, apiText } from "./api.js";
+import { connect, keyButton } from "./auth.js";
+import { byId, el, showError, when } from "./dom.js";
+import { lossChart } from "./chart.js";
+
+const POLL_MS = 3000;
+const UNFINISHED = ["validating_files", "queued", "running"];
+const MAX_EVENT_PAGES = 50;
+const state = { job: null, jobsShown: "" };
+
+function cell(content) {
+  return el("td", {}, content);
+}
+
+function statusText(job) {
+  return job.status.replace("_", " ");
+}
+
+function jobRow(job) {
+  const open = el("button", { type: "button", class: "link", "aria-pressed": String(job.id === state.job?.id), onclick: () => selectJob(job).catch(fail) }, job.id);
+  const status = el("span", { class: `status status-${job.status}`, text: statusText(job) });
+  return el("tr", {}, cell(open), cell(job.model), cell(status), cell(job.fine_tuned_model ?? "—"), cell(when(job.created_at)));
+}
+
+/** Redraw the job table only when it changed, so polling never steals a keyboard user's focus. */
+async function refreshJobs() {
+  const { data } = await api("/v1/fine_tuning/jobs?limit=100");
+  state.job = data.find((j) => j.id === state.job?.id) ?? data.find((j) => UNFINISHED.includes(j.status)) ?? data[0] ?? null;
+  const shown = JSON.stringify([state.job?.id, ...data.map((j) => [j.id, j.status, j.fine_tuned_model])]);
+  if (shown === state.jobsShown) return;
+  state.jobsShown = shown;
+  const rows = data.map(jobRow);
+  byId("jobs").tBodies[0].replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "5", text: "No fine-tuning jobs yet." }))]));
+}
+
+/** Every metrics event of a job, oldest first (the API pages newest first). */
+async function metrics(jobId) {
+  const events = [];
+  let after = null;
+  for (let page = 0; page < MAX_EVENT_PAGES; page++) {
+    const query = `limit=100${after ? `&after=${after}` : ""}`;
+    const { data, has_more } = await api(`/v1/fine_tuning/jobs/${jobId}/events?${query}`);
+    events.push(...data);
+    if (!has_more || !data.length) break;
+    after = data.at(-1).id;
+  }
+  return events.filter((e) => Number.isFinite(e.data?.step)).map((e) => e.data).reverse();
+}
+
+async function drawJob() {
+  const job = state.job;
+  byId("job-detail").hidden = !job;
+  if (!job) return;
+  const points = await metrics(job.id);
+  byId("chart-title").textContent = `Loss of ${job.id} (${statusText(job)})`;
+  byId("chart").replaceChildren(lossChart(points) ?? el("p", { text: "No training steps logged yet." }));
+  const live = UNFINISHED.includes(job.status) ? " · updating live" : "";
+  const error = job.error ? ` · ${job.error.message}` : "";
+  byId("chart-status").textContent = `${points.length} logged steps${live}${error}`;
+}
+
+async function selectJob(job) {
+  state.job = job;
+  await refreshJobs();
+  await drawJob();
+}
+
+async function refreshModels() {
+  const { data } = await api("/v1/models");
+  byId("models").replaceChildren(...data.map((m) => el("li", {}, el("strong", { text: m.id }), el("span", { class: "when", text: `owned by ${m.owned_by}` }))));
+}
+
+function size(bytes) {
+  return bytes < 1024 ? `${bytes} B` : bytes < 1048576 ? `${(bytes / 1024).toFixed(1)} kB` : `${(bytes / 1048576).toFixed(1)} MB`;
+}
+
+async function refreshFiles() {
+  const { data } = await api("/v1/files");
+  const rows = data.map((f) => el("tr", {}, cell(f.filename), cell(f.purpose), cell(size(f.bytes)), cell(when(f.created_at)), cell(el("code", { text: f.id }))));
+  byId("files").tBodies[0].replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "5", text: "No files uploaded yet." }))]));
+}
+
+/** Save the export through the browser: fetched with the API key, so a plain link would not do. */
+async function downloadExport() {
+  const text = await apiText("/v1/feedback/export");
+  const link = el("a", { href: URL.createObjectURL(new Blob([text], { type: "application/jsonl" })), download: "feedback.jsonl" });
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  const count = text.split("\n").filter(Boolean).length;
+  byId("export-status").textContent = `${count} training examples exported.`;
+}
+
+async function poll() {
+  if (state.job && !UNFINISHED.includes(state.job.status)) return;
+  await refreshJobs();
+  await drawJob();
+}
+
+function fail(err) {
+  showError(err.message);
+}
+
+async function load() {
+  await connect();
+  await Promise.all([refreshJobs().then(drawJob), refreshModels(), refreshFiles()]);
+}
+
+async function start() {
+  byId("export").addEventListener("click", () => downloadExport().catch(fail));
+  keyButton(byId("key-button"), () => load().catch(fail));
+  await load();
+  setInterval(() => poll().catch(fail), POLL_MS);
+}
+
+start().catch(fail);
