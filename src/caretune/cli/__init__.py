@@ -19,6 +19,7 @@ from caretune.cli import inference as _inference  # noqa: F401,E402
 from caretune.cli import server as _server  # noqa: F401,E402
 from caretune.cli import feedback as _feedback  # noqa: F401,E402
 from caretune.cli import evaluation as _evaluation  # noqa: F401,E402
+from caretune.cli import demo as _demo  # noqa: F401,E402
 
 
 def main() -> None:

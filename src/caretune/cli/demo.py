@@ -1,0 +1,58 @@
+"""`caretune ask`: the same questions to several models, answers side by side.
+
+This is the README demo's last step (the base model against the fine-tune on the demo shop's questions),
+and a quick way to eyeball any fine-tune before serving it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from caretune.cli.app import app
+
+if TYPE_CHECKING:
+    from caretune.engines import Engine, SamplingParams
+
+
+@app.command()
+def ask(
+    questions: Annotated[
+        list[str] | None, typer.Argument(help="Customer messages; default: the built-in demo shop's questions.")
+    ] = None,
+    model: Annotated[
+        list[str], typer.Option("--model", "-m", help="Registry name, HF directory or run directory (repeatable).")
+    ] = ["gemma-3-270m"],  # noqa: B006 - Typer needs a list default
+    system: Annotated[
+        str | None, typer.Option(help="System prompt for every model; default: the first run's own.")
+    ] = None,
+    max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 96,
+    engine: Annotated[str, typer.Option(help="auto, llamacpp or transformers.")] = "auto",
+) -> None:
+    """Ask every model the same questions (greedy) and print the answers side by side."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from caretune.data.demo import COMPANY, demo_questions
+    from caretune.engines import SamplingParams, load_engine
+
+    asked = questions or [q.question for q in demo_questions()]
+    engines = [load_engine(ref, engine=engine) for ref in model]
+    system = system or next((e.system_prompt for e in engines if e.system_prompt), None)
+    system = system or f"You are a customer support agent for {COMPANY.handle}."
+    params = SamplingParams(max_tokens=max_tokens, temperature=0)
+    table = Table(title=f"System: {system}", show_lines=True, expand=True)
+    table.add_column("Customer", ratio=1)
+    for ref in model:
+        table.add_column(ref, ratio=2)
+    for question in asked:
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": question}]
+        answers = [e.complete(e.render_chat(messages), _with_stops(params, e)).choices[0].text for e in engines]
+        table.add_row(question, *(a.strip() for a in answers))
+    Console().print(table)
+
+
+def _with_stops(params: SamplingParams, engine: Engine) -> SamplingParams:
+    """The engine's own stop sequences, as the server applies them when a request gives none."""
+    return params.model_copy(update={"stop": engine.default_stop})
