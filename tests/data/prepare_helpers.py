@@ -1,19 +1,13 @@
-"""Small builders for the data-stage tests: TWCS rows, prepare runs, JSONL reading, the real CLI."""
+"""Small builders for the data-stage tests: TWCS rows, prepare runs, JSONL reading."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from caretune.data.prepare import PrepareConfig, PrepareReport, prepare
 from caretune.data.twcs_writer import write_twcs_csv
-
-CARETUNE_BIN = Path(sys.executable).parent / "caretune"
-
 
 def tweet(tweet_id: int, author: str, text: str, parent: int | str | None = None, replies: str = "") -> dict[str, Any]:
     """One TWCS row; a numeric author is a customer (inbound), a name is a brand."""
@@ -49,9 +43,3 @@ def examples(out: Path) -> list[dict[str, Any]]:
 def conversation(example: dict[str, Any]) -> list[tuple[str, str]]:
     """``(role, content)`` of the non-system messages."""
     return [(m["role"], m["content"]) for m in example["messages"] if m["role"] != "system"]
-
-
-def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``caretune`` console script."""
-    env = {**os.environ, "COLUMNS": "300"}  # usage errors are boxed by rich: one line each
-    return subprocess.run([str(CARETUNE_BIN), *map(str, args)], capture_output=True, text=True, timeout=120, env=env)

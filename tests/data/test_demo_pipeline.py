@@ -2,32 +2,29 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from prepare_helpers import read_jsonl
 
 from caretune.data.demo import POLICIES, demo_csv_path
 from caretune.data.validate import validate_file
+from tests.cli.runner import caretune
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "prep"
-    subprocess.run(
-        [sys.executable, "-m", "caretune", "prepare", str(demo_csv_path()), "--out", str(out)],
-        check=True, capture_output=True, timeout=300,
-    )
+    result = caretune("prepare", demo_csv_path(), "--out", out, timeout=300)
+    assert result.returncode == 0, result.stderr
     return out
 
 
 def assistant_turns(path: Path) -> list[str]:
     return [
         m["content"]
-        for line in path.read_text(encoding="utf-8").splitlines()
-        for m in json.loads(line)["messages"]
+        for example in read_jsonl(path)
+        for m in example["messages"]
         if m["role"] == "assistant"
     ]
 

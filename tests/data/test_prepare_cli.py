@@ -7,9 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from prepare_helpers import cli, tweet
+from prepare_helpers import tweet
 
 from caretune.data.twcs_writer import TWCS_COLUMNS, write_twcs_csv
+from tests.cli.runner import caretune
 
 HEADER = ",".join(TWCS_COLUMNS) + "\n"
 GOOD = (
@@ -48,7 +49,7 @@ def _write(tmp_path: Path, body: bytes, name: str = "in.csv") -> Path:
 )
 def test_bad_csv_exits_3_naming_file_and_line(tmp_path: Path, body: bytes, expected: str) -> None:
     path = _write(tmp_path, body)
-    result = cli("prepare", path, "--out", tmp_path / "out", "--quiet")
+    result = caretune("prepare", path, "--out", tmp_path / "out", "--quiet")
     assert result.returncode == 3, result.stderr
     assert result.stderr.startswith(f"caretune: error: {path}")
     assert expected in result.stderr
@@ -58,7 +59,9 @@ def test_bad_csv_exits_3_naming_file_and_line(tmp_path: Path, body: bytes, expec
 def test_bare_carriage_return_inside_a_text_is_not_a_row_end(tmp_path: Path) -> None:
     body = HEADER + "1,501,True,x,@Acme phone:\rLumia\r\rok,2,\n2,Acme,False,x,@501 Noted,,1\n"
     path = _write(tmp_path, body.encode())
-    result = cli("prepare", path, "--out", tmp_path / "out", "--quiet", "--valid-fraction", "0", "--test-fraction", "0")
+    result = caretune(
+        "prepare", path, "--out", tmp_path / "out", "--quiet", "--valid-fraction", "0", "--test-fraction", "0"
+    )
     assert result.returncode == 0, result.stderr
     [line] = (tmp_path / "out" / "train.jsonl").read_text(encoding="utf-8").splitlines()
     assert json.loads(line)["messages"][1]["content"] == "phone:\rLumia\r\rok"
@@ -71,18 +74,18 @@ def test_reply_cycle_is_bad_input(tmp_path: Path) -> None:
         tweet(3, "501", "@Acme ok", parent=2),
     ]
     path = write_twcs_csv(rows, tmp_path / "cycle.csv")
-    result = cli("prepare", path, "--out", tmp_path / "out", "--quiet")
+    result = caretune("prepare", path, "--out", tmp_path / "out", "--quiet")
     assert result.returncode == 3
     assert f"{path}:2 (column 'in_response_to_tweet_id'): reply cycle" in result.stderr
 
 
 def test_unreadable_file_and_broken_jsonl_line(tmp_path: Path) -> None:
-    missing = cli("prepare", tmp_path / "nope.csv", "--out", tmp_path / "out")
+    missing = caretune("prepare", tmp_path / "nope.csv", "--out", tmp_path / "out")
     assert missing.returncode == 3 and "nope.csv: cannot read file" in missing.stderr
     chat = _write(
         tmp_path, b'{"messages": [{"role": "user", "content": "hi"}]}\n{"messages": [{"role": "bot"}]}\n', "in.jsonl"
     )
-    result = cli("prepare", chat, "--out", tmp_path / "out")
+    result = caretune("prepare", chat, "--out", tmp_path / "out")
     assert result.returncode == 3
     assert f"{chat}:2 (column 'messages.0.role')" in result.stderr
 
@@ -96,7 +99,7 @@ def test_skip_counts_bad_rows_and_never_modifies_the_input(tmp_path: Path) -> No
     )
     path = _write(tmp_path, body)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    result = cli("prepare", path, "--out", tmp_path / "out", "--on-bad-rows", "skip", "--quiet")
+    result = caretune("prepare", path, "--out", tmp_path / "out", "--on-bad-rows", "skip", "--quiet")
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
     assert report["bad_rows"] == {"invalid UTF-8": 1, "broken CSV row": 1, "duplicate tweet_id": 1}
@@ -107,13 +110,13 @@ def test_skip_counts_bad_rows_and_never_modifies_the_input(tmp_path: Path) -> No
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     path = _write(tmp_path, HEADER.encode() + GOOD.encode())
-    result = cli("prepare", path, "--out", tmp_path / "out", "--valid-fraction", "0.6", "--test-fraction", "0.5")
+    result = caretune("prepare", path, "--out", tmp_path / "out", "--valid-fraction", "0.6", "--test-fraction", "0.5")
     assert result.returncode == 2
     assert "--valid-fraction + --test-fraction must be below 1" in result.stderr
-    assert cli("prepare", path, "--out", tmp_path / "out", "--format", "xml").returncode == 2
+    assert caretune("prepare", path, "--out", tmp_path / "out", "--format", "xml").returncode == 2
 
 
 def test_output_over_an_input_is_refused(tmp_path: Path) -> None:
     path = _write(tmp_path, HEADER.encode() + GOOD.encode(), "train.jsonl")
-    result = cli("prepare", path, "--out", tmp_path, "--input-format", "twcs")
+    result = caretune("prepare", path, "--out", tmp_path, "--input-format", "twcs")
     assert result.returncode == 3 and "would be overwritten" in result.stderr

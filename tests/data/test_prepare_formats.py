@@ -10,6 +10,7 @@ from prepare_helpers import conversation, examples, read_jsonl, run_prepare, twe
 
 from caretune.data.prepare import PrepareConfig, prepare
 from caretune.errors import InputError
+from tests.conftest import write_jsonl
 
 THREAD = [
     tweet(1, "501", "@Acme where is my order"),
@@ -44,8 +45,7 @@ def test_completion_separator_and_system_prompt_are_options(tmp_path: Path) -> N
 
 
 def test_chat_jsonl_input_is_cleaned_and_keeps_weights(tmp_path: Path) -> None:
-    source = tmp_path / "in.jsonl"
-    lines = [
+    rows = [
         {
             "messages": [
                 {"role": "system", "content": "Be nice."},
@@ -57,7 +57,7 @@ def test_chat_jsonl_input_is_cleaned_and_keeps_weights(tmp_path: Path) -> None:
             "metadata": {"brand": "Acme"},
         },
     ]
-    source.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
     report = prepare(
         PrepareConfig(inputs=[source], out=tmp_path / "out", valid_fraction=0, test_fraction=0), progress=False
     )
@@ -74,9 +74,8 @@ def test_chat_jsonl_input_is_cleaned_and_keeps_weights(tmp_path: Path) -> None:
 
 
 def test_legacy_jsonl_input_becomes_a_chat_example(tmp_path: Path) -> None:
-    source = tmp_path / "legacy.jsonl"
-    source.write_text(
-        json.dumps({"prompt": "Is it open?\nAgent:", "completion": " Yes, till 6.\nCustomer"}) + "\n", encoding="utf-8"
+    source = write_jsonl(
+        tmp_path / "legacy.jsonl", [{"prompt": "Is it open?\nAgent:", "completion": " Yes, till 6.\nCustomer"}]
     )
     prepare(PrepareConfig(inputs=[source], out=tmp_path / "out", valid_fraction=0, test_fraction=0), progress=False)
     [example] = examples(tmp_path / "out")

@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from caretune.engines import SamplingParams
+from tests.cli.runner import caretune
 
 
-def _chat(run: Path, lines: list[str]) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "caretune",
-            "chat",
-            str(run),
-            "--engine",
-            "transformers",
-            "--temperature",
-            "0",
-            "--max-tokens",
-            "12",
-        ],
-        input="\n".join(lines) + "\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
+def _chat(run: Path, lines: list[str]) -> subprocess.CompletedProcess[str]:
+    """``caretune chat`` on ``run``, greedy, with ``lines`` typed in."""
+    return caretune(
+        "chat", run, "--engine", "transformers", "--temperature", "0", "--max-tokens", "12",
+        stdin="\n".join(lines) + "\n",
     )
 
 

@@ -41,6 +41,16 @@ def test_seeded_sampling_is_reproducible(llamacpp_llama_run_engine) -> None:
     assert len({c.text for c in first.choices}) == 3
 
 
+def test_negative_seed_and_empty_prompt(llamacpp_llama_run_engine) -> None:
+    """The shared sampler folds any seed into the generator's range; an empty prompt never reaches llama.cpp."""
+    params = SamplingParams(temperature=0.7, max_tokens=8, seed=-5)
+    assert llamacpp_llama_run_engine.complete(PROMPTS[0], params) == llamacpp_llama_run_engine.complete(
+        PROMPTS[0], params
+    )
+    with pytest.raises(EngineError, match="empty"):
+        llamacpp_llama_run_engine.complete("", params)
+
+
 def test_best_of_keeps_the_most_likely_candidate(llamacpp_llama_run_engine) -> None:
     every = llamacpp_llama_run_engine.complete(
         PROMPTS[2], SamplingParams(temperature=1.0, max_tokens=8, n=4, seed=5, logprobs=0)

@@ -76,6 +76,28 @@ def test_seed_reproduces_sampling_and_n_gives_distinct_choices(hf_llama_run_engi
     assert [c.text for c in other.choices] != [c.text for c in first.choices]
 
 
+def test_any_integer_seed_samples_reproducibly(hf_llama_run_engine) -> None:
+    """OpenAI's seed is signed 64-bit; a negative one folds into the generator's range, deterministically."""
+    params = SamplingParams(temperature=1.0, max_tokens=12, n=2, seed=-5)
+    negative = hf_llama_run_engine.complete(PROMPT, params)
+    assert negative == hf_llama_run_engine.complete(PROMPT, params)
+    folded = hf_llama_run_engine.complete(PROMPT, params.model_copy(update={"seed": 2**63 - 5}))
+    assert [c.text for c in folded.choices] == [c.text for c in negative.choices]
+    huge = params.model_copy(update={"seed": 2**100})
+    assert hf_llama_run_engine.complete(PROMPT, huge) == hf_llama_run_engine.complete(PROMPT, huge)
+
+
+@pytest.mark.parametrize("max_tokens", [0, 4])
+def test_empty_prompt_is_an_engine_error(hf_llama_run_engine, max_tokens: int) -> None:
+    """The tiny tokenizer adds no BOS, so "" is 0 tokens: nothing to condition on, a clear error."""
+    assert hf_llama_run_engine.count_tokens("") == 0
+    params = SamplingParams(temperature=0, max_tokens=max_tokens)
+    with pytest.raises(EngineError, match="empty"):
+        hf_llama_run_engine.complete("", params)
+    with pytest.raises(EngineError, match="empty"):
+        list(hf_llama_run_engine.stream("", params))
+
+
 def test_best_of_returns_the_candidate_with_highest_mean_logprob(hf_llama_run_engine) -> None:
     all_three = hf_llama_run_engine.complete(
         PROMPT, SamplingParams(temperature=1.0, max_tokens=8, n=3, seed=3, logprobs=0)
@@ -177,3 +199,17 @@ def test_run_metadata_and_chat_rendering(hf_llama_run_engine) -> None:
     prompt = hf_llama_run_engine.render_chat([{"role": "user", "content": "hello"}])
     assert prompt == "Customer: hello\nAgent:"
     assert hf_llama_run_engine.context_length == 512
+
+
+def test_n_threads_sets_torchs_threads_and_keeps_greedy_output(hf_llama_run_engine, tiny_llama_run) -> None:
+    import torch
+
+    from caretune.engines import load_engine
+
+    before = torch.get_num_threads()
+    try:
+        single = load_engine(tiny_llama_run, engine="transformers", n_threads=1)
+        assert torch.get_num_threads() == 1
+        assert greedy(single, max_tokens=12, logprobs=1) == greedy(hf_llama_run_engine, max_tokens=12, logprobs=1)
+    finally:
+        torch.set_num_threads(before)

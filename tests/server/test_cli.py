@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
+from tests.cli.runner import CARETUNE_BIN, caretune
 from tests.server.live import free_port
-
-CLI = [sys.executable, "-c", "from caretune.cli import main; main()"]
-
-
-def caretune(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
-
 
 def test_keys_create_list_revoke(tmp_path: Path) -> None:
     from caretune.server.settings import ServerSettings
@@ -45,7 +38,7 @@ def test_keys_create_list_revoke(tmp_path: Path) -> None:
 def test_serve_no_auth_is_announced(tiny_gemma_dir: Path, tmp_path: Path) -> None:
     port = free_port()
     server = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port), "--data-dir", str(tmp_path), "--no-auth",
+        [str(CARETUNE_BIN), "serve", "--port", str(port), "--data-dir", str(tmp_path), "--no-auth",
          "--model", f"tiny={tiny_gemma_dir}", "--engine", "transformers"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

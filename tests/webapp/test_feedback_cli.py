@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
-CLI = Path(sys.executable).with_name("caretune")
+from tests.cli.runner import caretune
 
 
-def export(out: Path, database_url: str) -> subprocess.CompletedProcess:
-    command = [str(CLI), "feedback", "export", "--out", str(out), "--database-url", database_url]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+def export(out: Path, database_url: str) -> subprocess.CompletedProcess[str]:
+    return caretune("feedback", "export", "--out", out, "--database-url", database_url)
 
 
 def test_an_empty_database_exports_an_empty_file(tmp_path: Path) -> None:

@@ -106,16 +106,10 @@ class Usage(BaseModel):
         return self.prompt_tokens + self.completion_tokens
 
 
-class CompletionResult(BaseModel):
-    """Everything a non-streaming completion returns."""
+class CompletionResult(Usage):
+    """Everything a non-streaming completion returns: the choices, and the usage a stream ends with."""
 
     choices: list[Choice]
-    prompt_tokens: int
-    completion_tokens: int
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
 
 
 class StreamEvent(BaseModel):
@@ -187,7 +181,14 @@ class Engine(ABC):
         """Release native resources; an engine that holds none has nothing to do."""
 
     def _budget(self, prompt_tokens: int, params: SamplingParams) -> int:
-        """How many tokens may be generated: max_tokens, but never past the context window."""
+        """How many tokens may be generated: max_tokens, but never past the context window.
+
+        An empty prompt is refused. OpenAI accepts one because its models then condition on
+        `<|endoftext|>`; here a tokenizer that adds a BOS does the same (the prompt is one token), but one
+        that adds none leaves zero tokens, nothing to condition on and nothing for a forward pass to take.
+        """
+        if prompt_tokens == 0:
+            raise EngineError("the prompt is empty (0 tokens): give at least one token of text to continue")
         room = self.context_length - prompt_tokens
         if room < 0 or (room == 0 and params.max_tokens > 0):
             raise EngineError(

@@ -75,9 +75,15 @@ class HFVocab:
 class TransformersEngine(Engine):
     """Generates with a transformers model on CPU in float32 (exact reference for parity tests)."""
 
-    def __init__(self, ref: ModelRef) -> None:
+    def __init__(self, ref: ModelRef, n_threads: int | None = None) -> None:
         import torch
 
+        if n_threads is not None:
+            # torch's default, a thread per core, loses on a busy machine: every small kernel of a decode
+            # step waits at a barrier for a thread the OS has preempted (a tiny Gemma 3, whose steps are
+            # many small kernels, ran 5-10x slower with 2 threads than with 1 on two shared cores). The
+            # setting is process-wide in torch, so it is opt-in.
+            torch.set_num_threads(n_threads)
         self.model_id = ref.model_id
         hf_dir = _weights_dir(ref)
         self.prompting = load_prompting(ref, hf_dir)

@@ -17,14 +17,15 @@ def load_engine(ref: str | Path, engine: EngineName = "auto", **options) -> Engi
 
     `auto` picks llama.cpp when the model has a GGUF (a `.gguf` file, a registry base shipped as GGUF, or a
     run on such a base), since it is several times faster on CPU; otherwise transformers.
-    `options` tune llama.cpp (`n_ctx`, `max_sequences`, `n_threads`, `base_dtype`); transformers ignores them.
+    `options` tune llama.cpp (`n_ctx`, `max_sequences`, `n_threads`, `base_dtype`); transformers takes only
+    `n_threads` (torch's process-wide thread count) and ignores the rest.
     """
     resolved = resolve_ref(ref)
     name = _choose(resolved) if engine == "auto" else engine
     if name == "transformers":
         from caretune.engines.hf import TransformersEngine
 
-        return TransformersEngine(resolved)
+        return TransformersEngine(resolved, n_threads=options.get("n_threads"))
     if name == "llamacpp":
         from caretune.engines.llamacpp import LlamaCppEngine
 

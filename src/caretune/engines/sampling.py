@@ -18,6 +18,10 @@ from caretune.engines.base import SamplingParams
 # only a fallback for the rare flat distribution whose nucleus is wider than this.
 _NUCLEUS_CANDIDATES = 1024
 
+# NumPy's generators take only non-negative seeds, but OpenAI's seed is any signed 64-bit integer. Folding
+# every integer into [0, 2**63) keeps each seed's draws deterministic and leaves a non-negative one unchanged.
+_SEED_RANGE = 2**63
+
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """Numerically stable log-probabilities, in float64 so long sums of logprobs stay exact enough."""
@@ -39,7 +43,7 @@ class Sampler:
 
     def __init__(self, params: SamplingParams, seed: int | None) -> None:
         self.params = params
-        self._rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
+        self._rng = np.random.default_rng(seed % _SEED_RANGE if seed is not None else secrets.randbits(64))
         self._counts: dict[int, int] = {}
         self._bias_ids = np.array(list(params.logit_bias), dtype=np.int64)
         self._bias_values = np.array(list(params.logit_bias.values()), dtype=np.float32)

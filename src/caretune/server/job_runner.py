@@ -17,7 +17,6 @@ import shutil
 import signal
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from caretune.server.model_ids import fine_tuned_model_id
-from caretune.storage.db import make_engine, session_factory
+from caretune.storage.db import make_engine, new_id, session_factory, utcnow
 from caretune.storage.files import FileStore
-from caretune.storage.jobs import Job, JobCheckpoint, add_event, transition, utcnow
+from caretune.storage.jobs import Job, JobCheckpoint, add_event, transition
 
 RESULTS_PURPOSE = "fine-tune-results"
 _LOSS_KEYS = {"train_loss": ("train_loss", "loss"), "valid_loss": ("valid_loss", "eval_loss")}
@@ -134,7 +133,7 @@ class _Recorder:
             step = int(path.name.split("-")[-1])
             if step not in known:
                 self._session.add(JobCheckpoint(
-                    id="ftckpt-" + uuid.uuid4().hex[:24], job_id=self._job.id, created_at=utcnow(),
+                    id=new_id("ftckpt-"), job_id=self._job.id, created_at=utcnow(),
                     step_number=step, metrics=_checkpoint_metrics(self._last_metrics, step), path=str(path),
                 ))
         self._session.commit()

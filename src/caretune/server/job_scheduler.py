@@ -23,8 +23,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from caretune.server.settings import ServerSettings
+from caretune.storage.db import utcnow
 from caretune.storage.files import FileStore
-from caretune.storage.jobs import Job, add_event, oldest_with_status, transition, utcnow
+from caretune.storage.jobs import Job, add_event, oldest_with_status, transition
 
 log = logging.getLogger(__name__)
 

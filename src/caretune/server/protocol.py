@@ -9,18 +9,14 @@ parameters keep working.
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from caretune.engines.base import Logprobs
+
 FinishReason = Literal["stop", "length"]
 StopParam = str | list[str] | None
-
-
-def new_id(prefix: str) -> str:
-    """An id in OpenAI's style (``cmpl-…``, ``chatcmpl-…``)."""
-    return f"{prefix}-{uuid.uuid4().hex[:24]}"
 
 
 def now() -> int:
@@ -47,6 +43,12 @@ class UsageInfo(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+
+    @classmethod
+    def of(cls, prompt_tokens: int, completion_tokens: int) -> UsageInfo:
+        """The counts with their total, which OpenAI's object carries though it is only a sum."""
+        total = prompt_tokens + completion_tokens
+        return cls(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, total_tokens=total)
 
 
 class _SamplingFields(_Request):
@@ -102,17 +104,10 @@ class CompletionRequest(_SamplingFields):
     echo: bool = False
 
 
-class CompletionLogprobs(BaseModel):
-    tokens: list[str] = Field(default_factory=list)
-    token_logprobs: list[float | None] = Field(default_factory=list)
-    top_logprobs: list[dict[str, float] | None] = Field(default_factory=list)
-    text_offset: list[int] = Field(default_factory=list)
-
-
 class CompletionChoice(BaseModel):
     index: int
     text: str
-    logprobs: CompletionLogprobs | None = None
+    logprobs: Logprobs | None = None  # the engines speak OpenAI's completions logprobs object as it is
     finish_reason: FinishReason | None = None
 
 

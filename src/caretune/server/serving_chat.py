@@ -21,12 +21,10 @@ from caretune.server.protocol import (
     TokenLogprob,
     TopLogprob,
     UsageInfo,
-    new_id,
     now,
 )
 from caretune.server.serving_engine import (
     Lease,
-    engine_seed,
     fit_context,
     lease_engine,
     primed,
@@ -37,6 +35,7 @@ from caretune.server.serving_engine import (
 )
 from caretune.server.state import ServerState
 from caretune.server.thread_stream import stream_in_thread
+from caretune.storage.db import new_id
 
 
 async def create_chat_completion(
@@ -78,7 +77,7 @@ def _params(request: ChatCompletionRequest, engine: Engine, prompt: str) -> Samp
         presence_penalty=request.presence_penalty,
         frequency_penalty=request.frequency_penalty,
         logit_bias=token_bias(request.logit_bias),
-        seed=engine_seed(request.seed),
+        seed=request.seed,
     )
 
 
@@ -101,7 +100,7 @@ def _chat_logprobs(logprobs: Logprobs | None) -> ChoiceLogprobs | None:
 async def _complete(lease: Lease, prompt: str, params: SamplingParams) -> ChatCompletionResponse:
     result = await run_in_threadpool(lease.engine.complete, prompt, params)
     return ChatCompletionResponse(
-        id=new_id("chatcmpl"),
+        id=new_id("chatcmpl-"),
         created=now(),
         model=lease.model.id,
         choices=[
@@ -113,29 +112,21 @@ async def _complete(lease: Lease, prompt: str, params: SamplingParams) -> ChatCo
             )
             for c in result.choices
         ],
-        usage=UsageInfo(
-            prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens,
-            total_tokens=result.total_tokens,
-        ),
+        usage=UsageInfo.of(result.prompt_tokens, result.completion_tokens),
     )
 
 
 async def _stream_chunks(
     request: ChatCompletionRequest, lease: Lease, prompt: str, params: SamplingParams
 ) -> AsyncIterator[ChatCompletionChunk]:
-    chunk_id, created, model = new_id("chatcmpl"), now(), lease.model.id
+    chunk_id, created, model = new_id("chatcmpl-"), now(), lease.model.id
     started: set[int] = set()
     usage: UsageInfo | None = None
     async for event in stream_in_thread(lambda: lease.engine.stream(prompt, params)):
         for choice in _event_choices(event, started):
             yield ChatCompletionChunk(id=chunk_id, created=created, model=model, choices=[choice])
         if event.usage is not None:
-            usage = UsageInfo(
-                prompt_tokens=event.usage.prompt_tokens,
-                completion_tokens=event.usage.completion_tokens,
-                total_tokens=event.usage.total_tokens,
-            )
+            usage = UsageInfo.of(event.usage.prompt_tokens, event.usage.completion_tokens)
     if request.stream_options and request.stream_options.include_usage:
         yield ChatCompletionChunk(id=chunk_id, created=created, model=model, choices=[], usage=usage)
 

@@ -11,17 +11,14 @@ from caretune.engines.base import CompletionResult, Engine, SamplingParams, Stre
 from caretune.server.errors import InvalidRequest
 from caretune.server.protocol import (
     CompletionChoice,
-    CompletionLogprobs,
     CompletionRequest,
     CompletionResponse,
     UsageInfo,
-    new_id,
     now,
 )
 from caretune.server.serving_engine import (
     Lease,
     check_candidates,
-    engine_seed,
     fit_context,
     lease_engine,
     primed,
@@ -32,6 +29,7 @@ from caretune.server.serving_engine import (
 )
 from caretune.server.state import ServerState
 from caretune.server.thread_stream import stream_in_thread
+from caretune.storage.db import new_id
 
 
 async def create_completion(state: ServerState, request: CompletionRequest) -> CompletionResponse | StreamingResponse:
@@ -68,7 +66,7 @@ def _params(request: CompletionRequest, engine: Engine, prompt: str) -> Sampling
         presence_penalty=request.presence_penalty,
         frequency_penalty=request.frequency_penalty,
         logit_bias=token_bias(request.logit_bias),
-        seed=engine_seed(request.seed),
+        seed=request.seed,
     )
 
 
@@ -81,30 +79,24 @@ async def _complete(lease: Lease, plans: list[tuple[str, SamplingParams]]) -> Co
             index=i * params.n + choice.index,
             text=choice.text,
             finish_reason=choice.finish_reason,
-            logprobs=CompletionLogprobs(**choice.logprobs.model_dump()) if choice.logprobs else None,
+            logprobs=choice.logprobs,
         )
         for i, ((_, params), result) in enumerate(zip(plans, results))
         for choice in result.choices
     ]
-    prompt_tokens = sum(r.prompt_tokens for r in results)
-    completion_tokens = sum(r.completion_tokens for r in results)
     return CompletionResponse(
-        id=new_id("cmpl"),
+        id=new_id("cmpl-"),
         created=now(),
         model=lease.model.id,
         choices=choices,
-        usage=UsageInfo(
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            total_tokens=prompt_tokens + completion_tokens,
-        ),
+        usage=UsageInfo.of(sum(r.prompt_tokens for r in results), sum(r.completion_tokens for r in results)),
     )
 
 
 async def _stream_chunks(
     request: CompletionRequest, lease: Lease, plans: list[tuple[str, SamplingParams]]
 ) -> AsyncIterator[CompletionResponse]:
-    completion_id, created = new_id("cmpl"), now()
+    completion_id, created = new_id("cmpl-"), now()
     prompt_tokens = completion_tokens = 0
     for i, (prompt, params) in enumerate(plans):
         events = stream_in_thread(lambda prompt=prompt, params=params: lease.engine.stream(prompt, params))
@@ -116,11 +108,7 @@ async def _stream_chunks(
                 choice = _stream_choice(event, i * params.n)
                 yield CompletionResponse(id=completion_id, created=created, model=lease.model.id, choices=[choice])
     if request.stream_options and request.stream_options.include_usage:
-        usage = UsageInfo(
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            total_tokens=prompt_tokens + completion_tokens,
-        )
+        usage = UsageInfo.of(prompt_tokens, completion_tokens)
         yield CompletionResponse(id=completion_id, created=created, model=lease.model.id, choices=[], usage=usage)
 
 
@@ -129,5 +117,5 @@ def _stream_choice(event: StreamEvent, offset: int) -> CompletionChoice:
         index=offset + event.index,
         text=event.text,
         finish_reason=event.finish_reason,
-        logprobs=CompletionLogprobs(**event.logprobs.model_dump()) if event.logprobs else None,
+        logprobs=event.logprobs,
     )

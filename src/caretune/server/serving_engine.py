@@ -68,11 +68,6 @@ def token_bias(logit_bias: dict[str, float] | None) -> dict[int, float]:
         raise InvalidRequest("logit_bias keys must be token ids (integers)", param="logit_bias") from exc
 
 
-def engine_seed(seed: int | None) -> int | None:
-    """OpenAI accepts any 64-bit seed; random generators want a non-negative one (same seed, same draw)."""
-    return None if seed is None else seed % 2**63
-
-
 def check_candidates(n: int, best_of: int | None, stream: bool) -> None:
     """``best_of`` must cover ``n`` and cannot be streamed (the best is only known at the end)."""
     if best_of is not None and best_of < n:
@@ -85,7 +80,9 @@ def fit_context(engine: Engine, prompt_tokens: int, max_tokens: int | None, para
     """The max_tokens to use: as asked if prompt + max_tokens fits the context, else a 400 naming ``param``.
 
     With no max_tokens (chat's default) generation may use whatever context is left. A prompt of no
-    tokens at all (an empty string, with a tokenizer that adds no BOS) leaves nothing to condition on.
+    tokens at all (an empty string, with a tokenizer that adds no BOS) leaves nothing to condition on; the
+    engines refuse it too, but checking here names the parameter and code, for every prompt of a request
+    before any of them is generated (so a streamed list never fails halfway).
     """
     if prompt_tokens == 0:
         raise InvalidRequest(f"The {param} is empty (0 tokens)", param=param, code="empty_prompt")

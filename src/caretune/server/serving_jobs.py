@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from caretune.server.errors import InvalidRequest, NotFound
@@ -30,7 +30,8 @@ from caretune.server.model_ids import checkpoint_model_id, fine_tuned_model_id
 from caretune.server.serving_files import FINE_TUNE, get_file
 from caretune.server.state import ServerState
 from caretune.server.timestamps import unix
-from caretune.storage.jobs import ACTIVE, Job, JobCheckpoint, JobEvent, add_event, new_job_id, transition, utcnow
+from caretune.storage.db import utcnow
+from caretune.storage.jobs import ACTIVE, Job, JobCheckpoint, JobEvent, add_event, new_job_id, transition
 
 # OpenAI's accepted ranges for the three hyperparameters.
 _RANGES = {"n_epochs": (1, 50), "batch_size": (1, 256), "learning_rate_multiplier": (1e-6, 10.0)}
@@ -111,21 +112,15 @@ def list_jobs(session: Session, org: str, after: str | None, limit: int) -> Fine
     if after:
         cursor = get_job(session, after)
         query = query.where(Job.created_at < cursor.created_at)
-    rows = list(session.scalars(query.limit(limit + 1)))
-    return FineTuningJobList(data=[to_object(j, org) for j in rows[:limit]], has_more=len(rows) > limit)
+    rows, has_more = _page(session, query, limit)
+    return FineTuningJobList(data=[to_object(j, org) for j in rows], has_more=has_more)
 
 
 def list_events(session: Session, job_id: str, after: str | None, limit: int) -> FineTuningJobEventList:
     """A job's events, newest first; ``after`` is the last event id of the previous page."""
     get_job(session, job_id)
-    query = select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.seq.desc())
-    if after:
-        cursor = session.scalars(select(JobEvent).where(JobEvent.id == after, JobEvent.job_id == job_id)).first()
-        if cursor is None:
-            raise NotFound(f"No such event: {after}", param="after")
-        query = query.where(JobEvent.seq < cursor.seq)
-    rows = list(session.scalars(query.limit(limit + 1)))
-    return FineTuningJobEventList(data=[_event(e) for e in rows[:limit]], has_more=len(rows) > limit)
+    rows, has_more = _job_rows(session, JobEvent, "event", job_id, after, limit)
+    return FineTuningJobEventList(data=[_event(e) for e in rows], has_more=has_more)
 
 
 def list_checkpoints(
@@ -133,17 +128,11 @@ def list_checkpoints(
 ) -> FineTuningJobCheckpointList:
     """A job's checkpoints, newest first."""
     job = get_job(session, job_id)
-    query = select(JobCheckpoint).where(JobCheckpoint.job_id == job_id).order_by(JobCheckpoint.seq.desc())
-    if after:
-        cursor = session.scalars(select(JobCheckpoint).where(JobCheckpoint.id == after)).first()
-        if cursor is None:
-            raise NotFound(f"No such checkpoint: {after}", param="after")
-        query = query.where(JobCheckpoint.seq < cursor.seq)
-    rows = list(session.scalars(query.limit(limit + 1)))
-    data = [_checkpoint(job, org, c) for c in rows[:limit]]
+    rows, has_more = _job_rows(session, JobCheckpoint, "checkpoint", job_id, after, limit)
+    data = [_checkpoint(job, org, c) for c in rows]
     return FineTuningJobCheckpointList(
         data=data,
-        has_more=len(rows) > limit,
+        has_more=has_more,
         first_id=data[0].id if data else None,
         last_id=data[-1].id if data else None,
     )
@@ -174,6 +163,30 @@ def to_object(job: Job, org: str) -> FineTuningJob:
         metadata=job.job_metadata,
     )
 
+
+def _job_rows(
+    session: Session,
+    table: type[JobEvent] | type[JobCheckpoint],
+    noun: str,
+    job_id: str,
+    after: str | None,
+    limit: int,
+) -> tuple[list[Any], bool]:
+    """A page of a job's events or checkpoints, newest first, after the row whose id is ``after``; a 404
+    calls it a ``noun`` when the job has no such row (another job's row is no cursor here)."""
+    query = select(table).where(table.job_id == job_id).order_by(table.seq.desc())
+    if after:
+        cursor = session.scalars(select(table).where(table.id == after, table.job_id == job_id)).first()
+        if cursor is None:
+            raise NotFound(f"No such {noun}: {after}", param="after")
+        query = query.where(table.seq < cursor.seq)
+    return _page(session, query, limit)
+
+
+def _page(session: Session, query: Select[Any], limit: int) -> tuple[list[Any], bool]:
+    """The first ``limit`` rows of ``query`` and whether more follow (one row more is fetched to tell)."""
+    rows = list(session.scalars(query.limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
 
 
 def _event(event: JobEvent) -> FineTuningJobEvent:

@@ -7,23 +7,12 @@ judged replies without the server running.
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from caretune.storage.db import Base
-
-
-def new_id(prefix: str) -> str:
-    """An opaque id in OpenAI's style (``conv_…``, ``msg_…``), unguessable so URLs leak nothing."""
-    return f"{prefix}_{uuid.uuid4().hex[:24]}"
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware, as every caretune table stores it."""
-    return datetime.now(timezone.utc)
+from caretune.storage.db import Base, new_id, utcnow
 
 
 class Conversation(Base):
@@ -31,7 +20,7 @@ class Conversation(Base):
 
     __tablename__ = "conversations"
 
-    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("conv"))
+    id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("conv_"))
     title: Mapped[str] = mapped_column(String(200), default="New conversation")
     model: Mapped[str | None] = mapped_column(String(200), nullable=True)
     compare_model: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -55,7 +44,7 @@ class Message(Base):
     __tablename__ = "conversation_messages"
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    id: Mapped[str] = mapped_column(String(40), unique=True, index=True, default=lambda: new_id("msg"))
+    id: Mapped[str] = mapped_column(String(40), unique=True, index=True, default=lambda: new_id("msg_"))
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text)

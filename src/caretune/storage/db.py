@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -27,6 +29,17 @@ _TABLE_MODULES = (
 
 class Base(DeclarativeBase):
     """Declarative base for every caretune table."""
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, as every caretune table stores time."""
+    return datetime.now(timezone.utc)
+
+
+def new_id(prefix: str) -> str:
+    """``prefix`` (separator included: ``file-``, ``conv_``) and 24 random hex digits: OpenAI's id style,
+    unguessable so URLs leak nothing, and short enough for every id column (``String(40)``)."""
+    return prefix + uuid.uuid4().hex[:24]
 
 
 def sqlite_url(path: str | Path) -> str:

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import uuid
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy import BigInteger, DateTime, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from caretune.storage.db import Base
+from caretune.storage.db import Base, new_id, utcnow
 
 _CHUNK = 1 << 20
 
@@ -52,7 +51,7 @@ class FileStore:
 
     def new_id(self) -> str:
         """A fresh id in OpenAI's style."""
-        return "file-" + uuid.uuid4().hex[:24]
+        return new_id("file-")
 
     def write(self, file_id: str, source: BinaryIO, max_bytes: int) -> tuple[int, str]:
         """Copy ``source`` into the store, hashing as it goes; raises FileTooLarge past ``max_bytes``."""
@@ -77,7 +76,7 @@ class FileStore:
             purpose=purpose,
             bytes=size,
             sha256=sha,
-            created_at=datetime.now(timezone.utc),
+            created_at=utcnow(),
         )
         session.add(row)
         session.commit()

@@ -6,23 +6,17 @@ updates (``WHERE status = …``): a cancel that races a job finishing has exactl
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from caretune.storage.db import Base
+from caretune.storage.db import Base, new_id, utcnow
 
 ACTIVE = ("validating_files", "queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled")
-
-
-def utcnow() -> datetime:
-    """Timezone-aware now, as every caretune table stores time."""
-    return datetime.now(timezone.utc)
 
 
 class Job(Base):
@@ -91,7 +85,7 @@ class JobCheckpoint(Base):
 
 def new_job_id() -> str:
     """An id in OpenAI's style."""
-    return "ftjob-" + uuid.uuid4().hex[:24]
+    return new_id("ftjob-")
 
 
 def add_event(
@@ -99,7 +93,7 @@ def add_event(
 ) -> JobEvent:
     """Append an event; ``data`` makes it a ``metrics`` event."""
     row = JobEvent(
-        id="ftevent-" + uuid.uuid4().hex[:24],
+        id=new_id("ftevent-"),
         job_id=job_id,
         created_at=utcnow(),
         level=level,

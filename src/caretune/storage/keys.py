@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import DateTime, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from caretune.storage.db import Base
+from caretune.storage.db import Base, new_id, utcnow
 
 KEY_PREFIX = "ct-"
 
@@ -41,11 +40,11 @@ def create_key(session: Session, name: str = "") -> tuple[ApiKey, str]:
     """Create a key; returns the row and the secret, which is never retrievable again."""
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(
-        id="key_" + uuid.uuid4().hex[:24],
+        id=new_id("key_"),
         name=name,
         key_hash=hash_key(secret),
         display_prefix=secret[:10],
-        created_at=datetime.now(timezone.utc),
+        created_at=utcnow(),
         revoked_at=None,
     )
     session.add(row)
@@ -62,7 +61,7 @@ def revoke_key(session: Session, key_id: str) -> ApiKey | None:
     """Mark a key revoked; returns None when no key has that id."""
     row = session.get(ApiKey, key_id)
     if row is not None and row.revoked_at is None:
-        row.revoked_at = datetime.now(timezone.utc)
+        row.revoked_at = utcnow()
         session.commit()
     return row
 

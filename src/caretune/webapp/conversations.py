@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from caretune.server.errors import InvalidRequest, NotFound
-from caretune.storage.conversations import Conversation, Feedback, Message, utcnow
+from caretune.storage.conversations import Conversation, Feedback, Message
+from caretune.storage.db import utcnow
 from caretune.webapp.schemas import (
     ConversationCreate,
     ConversationUpdate,
