@@ -1,0 +1,232 @@
+"""``caretune eval`` as a library: load the turns, run every system on them, score, assemble the report.
+
+Systems run one after another and each engine is closed before the next loads, so evaluating several 270M
+models fits in a small machine's memory.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from pydantic import BaseModel, Field
+
+from caretune.errors import InputError
+from caretune.evaluation.embeddings import get_embedder
+from caretune.evaluation.fewshot import pick_examples
+from caretune.evaluation.hf_model import base_of, display_name, load_causal_lm
+from caretune.evaluation.likelihood import score_turns
+from caretune.evaluation.outcomes import Outcome, load_outcomes, outcome_key
+from caretune.evaluation.questions import load_questions
+from caretune.evaluation.responders import RetrievalResponder, few_shot_responder, model_responder
+from caretune.evaluation.retrieval import RetrievalIndex
+from caretune.evaluation.schema import EvalReport, EvalSettings, Metrics, Mode, Sample, SystemResult
+from caretune.evaluation.scoring import by_brand, reference_free_metrics, reference_metrics
+from caretune.evaluation.turns import Turn, load_turns
+
+
+class EvalConfig(BaseModel):
+    """Everything ``caretune eval`` accepts; exactly one of ``data`` and ``questions`` is the workload."""
+
+    models: list[str] = Field(min_length=1)
+    data: Path | None = None
+    questions: Path | None = None
+    train: Path | None = None
+    base: str | None = None
+    limit: int | None = Field(default=None, ge=1)
+    seed: int = 0
+    engine: str = "auto"
+    max_tokens: int = Field(default=64, ge=1)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    text_column: str | None = None
+    system: str | None = None
+    n_samples: int = Field(default=20, ge=0)
+    reuse: Path | None = None
+
+    @property
+    def generation(self) -> dict:
+        """The settings that decide what a system replies (part of every outcome's key)."""
+        return {"engine": self.engine, "max_tokens": self.max_tokens, "temperature": self.temperature,
+                "seed": self.seed, "train": str(self.train or "")}
+
+    @property
+    def mode(self) -> Mode:
+        """Reference mode scores against real replies; questions mode has none."""
+        return "questions" if self.questions is not None else "reference"
+
+
+def _workload(config: EvalConfig) -> list[Turn]:
+    """The turns to answer: held-out agent turns, or customer questions as one-message histories."""
+    if config.questions is not None:
+        texts = load_questions(config.questions, config.text_column, config.limit, config.seed)
+        system = [{"role": "system", "content": config.system}] if config.system else []
+        return [Turn(history=[*system, {"role": "user", "content": q}]) for q in texts]
+    if config.data is None:
+        raise InputError("pass --data (held-out conversations) or --questions (customer messages)")
+    return load_turns(config.data, config.limit, config.seed)
+
+
+def _train_path(config: EvalConfig) -> Path:
+    """``--train``, else the ``train.jsonl`` beside ``--data`` (what ``caretune prepare`` writes)."""
+    if config.train is not None:
+        return config.train
+    if config.data is not None and (config.data.parent / "train.jsonl").is_file():
+        return config.data.parent / "train.jsonl"
+    raise InputError("the baselines need training conversations: pass --train FILE (e.g. prepared/train.jsonl)")
+
+
+def _with_system(history: list[dict], system_prompt: str | None) -> list[dict]:
+    """Add the run's trained system prompt where the history has none (bare questions)."""
+    if not system_prompt or any(m["role"] == "system" for m in history):
+        return history
+    return [{"role": "system", "content": system_prompt}, *history]
+
+
+def _run_model(  # noqa: ANN001 - params is a SamplingParams (engines are imported lazily)
+    key: str, ref: str, name: str, turns: list[Turn], config: EvalConfig, params
+) -> Outcome:
+    """Generate with the model as served, then (reference mode) score its likelihood with transformers."""
+    from caretune.engines import load_engine
+
+    engine = load_engine(ref, engine=config.engine)
+    try:
+        histories = [_with_system(t.history, engine.system_prompt) for t in turns]
+        replies = model_responder(name, engine, params).respond(histories)
+    finally:
+        engine.close()
+    stats = None
+    if config.mode == "reference":
+        model = load_causal_lm(ref)
+        if model is not None:
+            tokenizer, fmt = engine.prompting.tokenizer, engine.prompt_format
+            stats = score_turns(model, tokenizer, fmt, turns, engine.context_length, name)
+        del model
+    return Outcome(key=key, name=name, kind="model", source=ref, replies=replies, stats=stats)
+
+
+def _run_few_shot(  # noqa: ANN001 - params is a SamplingParams (engines are imported lazily)
+    key: str, base: str, turns: list[Turn], train: list[Turn], config: EvalConfig, params
+) -> Outcome:
+    """The base model with an example dialogue in the prompt."""
+    from caretune.engines import load_engine
+
+    name = _few_shot_name(base)
+    engine = load_engine(base, engine=config.engine)
+    try:
+        examples = pick_examples(train, seed=config.seed)
+        replies = few_shot_responder(name, engine, params, examples).respond([t.history for t in turns])
+    finally:
+        engine.close()
+    return Outcome(key=key, name=name, kind="few-shot", source=base, replies=replies)
+
+
+def _few_shot_name(base: str) -> str:
+    """The few-shot baseline's name in tables: which base model it prompts."""
+    return f"few-shot {display_name(base)}"
+
+
+def _unique_names(refs: list[str]) -> list[str]:
+    """Display names, suffixed where two references would look the same in a table."""
+    names: list[str] = []
+    for ref in refs:
+        name = display_name(ref)
+        names.append(name if name not in names else f"{name} ({len(names) + 1})")
+    return names
+
+
+Aggregate = Callable[[list[int]], Metrics]
+
+
+def _reference_aggregate(outcome: Outcome, turns: list[Turn]) -> Aggregate:
+    """Metrics of any subset of turns against the real replies (similarities embedded once)."""
+    refs = [t.reference or "" for t in turns]
+    sims = get_embedder().pair_similarity([r.text for r in outcome.replies], refs)
+
+    def aggregate(idx: list[int]) -> Metrics:
+        stats = [outcome.stats[i] for i in idx] if outcome.stats is not None else None
+        replies = [outcome.replies[i] for i in idx]
+        return reference_metrics(replies, [refs[i] for i in idx], [sims[i] for i in idx], stats)
+
+    return aggregate
+
+
+def _questions_aggregate(outcome: Outcome, turns: list[Turn]) -> Aggregate:
+    """Reference-free metrics of any subset of questions (on-topic = question-reply similarity)."""
+    questions = [t.history[-1]["content"] for t in turns]
+    sims = get_embedder().pair_similarity(questions, [r.text for r in outcome.replies])
+    return lambda idx: reference_free_metrics([outcome.replies[i] for i in idx], [sims[i] for i in idx])
+
+
+def _score(outcome: Outcome, turns: list[Turn], mode: Mode) -> SystemResult:
+    """Overall and per-brand metrics of one system."""
+    aggregate = (_reference_aggregate if mode == "reference" else _questions_aggregate)(outcome, turns)
+    return SystemResult(
+        name=outcome.name, kind=outcome.kind, source=outcome.source,
+        metrics=aggregate(list(range(len(turns)))), per_brand=by_brand([t.brand for t in turns], aggregate),
+    )
+
+
+def _samples(turns: list[Turn], outcomes: list[Outcome], n: int, seed: int) -> list[Sample]:
+    """``n`` seeded random turns with every system's reply side by side."""
+    chosen = sorted(random.Random(seed).sample(range(len(turns)), min(n, len(turns))))
+    return [
+        Sample(history=turns[i].history, reference=turns[i].reference,
+               replies={o.name: o.replies[i].text for o in outcomes})
+        for i in chosen
+    ]
+
+
+def _outcomes(
+    config: EvalConfig, turns: list[Turn], train: list[Turn], train_path: Path, base: str
+) -> list[Outcome]:
+    """Every system's outcome, reusing a previous report's where its key matches."""
+    from caretune.engines import SamplingParams
+
+    cached = load_outcomes(config.reuse) if config.reuse is not None else {}
+    params = SamplingParams(max_tokens=config.max_tokens, temperature=config.temperature, seed=config.seed)
+    outcomes = []
+    for ref, name in zip(config.models, _unique_names(config.models)):
+        key = outcome_key("model", ref, turns, config.generation)
+        hit = cached.get(key)
+        outcomes.append(
+            hit.model_copy(update={"name": name}) if hit else _run_model(key, ref, name, turns, config, params)
+        )
+    key = outcome_key("few-shot", base, turns, config.generation)
+    outcomes.append(cached.get(key) or _run_few_shot(key, base, turns, train, config, params))
+    index = RetrievalIndex(train, get_embedder())
+    replies = RetrievalResponder("retrieval", index).respond([t.history for t in turns])
+    key = outcome_key("retrieval", str(train_path), turns, config.generation)
+    outcomes.append(Outcome(key=key, name="retrieval", kind="retrieval", source=str(train_path), replies=replies))
+    return outcomes
+
+
+def _brand_counts(turns: list[Turn]) -> dict[str, int]:
+    """Turns per brand, for the per-brand table (empty when the data has no brands)."""
+    return dict(Counter(t.brand for t in turns if t.brand))
+
+
+def evaluate(config: EvalConfig) -> tuple[EvalReport, list[Outcome]]:
+    """Run every model and both baselines on the workload; the report and the raw outcomes behind it."""
+    start = time.perf_counter()
+    turns = _workload(config)
+    train_path = _train_path(config)
+    config = config.model_copy(update={"train": train_path})
+    base = config.base or base_of(config.models[0])
+    outcomes = _outcomes(config, turns, load_turns(train_path), train_path, base)
+    settings = EvalSettings(
+        models=config.models, data=config.questions or config.data, train=train_path, base=base,
+        limit=config.limit, seed=config.seed, engine=config.engine, max_tokens=config.max_tokens,
+        temperature=config.temperature,
+    )
+    report = EvalReport(
+        mode=config.mode, settings=settings, n_turns=len(turns), brands=_brand_counts(turns),
+        systems=[_score(o, turns, config.mode) for o in outcomes],
+        samples=_samples(turns, outcomes, config.n_samples, config.seed),
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        wall_time_s=time.perf_counter() - start,
+    )
+    return report, outcomes

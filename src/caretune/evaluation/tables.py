@@ -1,0 +1,59 @@
+"""The report's tables as plain rows of strings, so Markdown and HTML render the very same content."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from caretune.evaluation.schema import METRICS, EvalReport, Metrics, format_metric
+
+# The per-brand table keeps to the metrics that say whether replies are right; the rest are in the main table.
+BRAND_METRICS = ["semantic_similarity", "rouge_l", "bleu", "chrf", "perplexity", "on_topic", "clean_stop_rate"]
+
+
+class Table(BaseModel):
+    """A header and rows of already formatted cells; ``bold`` marks (row, column) cells of the best value."""
+
+    header: list[str]
+    rows: list[list[str]]
+    bold: set[tuple[int, int]] = set()
+
+
+def reported_metrics(report: EvalReport) -> list[str]:
+    """Metrics at least one system has a value for, in the canonical order."""
+    return [name for name in METRICS if any(s.metrics.get(name) is not None for s in report.systems)]
+
+
+def _best(values: list[float | None], name: str) -> int | None:
+    """Index of the best value (None when the metric has no direction or fewer than two values)."""
+    direction = METRICS[name].higher_is_better
+    present = [(v, i) for i, v in enumerate(values) if v is not None]
+    if direction is None or len(present) < 2:
+        return None
+    return (max(present) if direction else min(present))[1]
+
+
+def metrics_table(report: EvalReport) -> Table:
+    """One row per metric, one column per system, the best value of each row in bold."""
+    names = [s.name for s in report.systems]
+    table = Table(header=["Metric", *names], rows=[])
+    for r, metric in enumerate(reported_metrics(report)):
+        values = [s.metrics.get(metric) for s in report.systems]
+        table.rows.append([METRICS[metric].label, *(format_metric(metric, v) for v in values)])
+        best = _best(values, metric)
+        if best is not None:
+            table.bold.add((r, best + 1))
+    return table
+
+
+def brand_table(report: EvalReport) -> Table | None:
+    """Brand × system rows with the key quality metrics; None when the data has no brands."""
+    if not report.brands:
+        return None
+    metrics = [m for m in BRAND_METRICS if m in reported_metrics(report)]
+    header = ["Brand", "Turns", "System", *(METRICS[m].label for m in metrics)]
+    rows = []
+    for brand, count in sorted(report.brands.items()):
+        for system in report.systems:
+            values: Metrics = system.per_brand.get(brand, {})
+            rows.append([brand, str(count), system.name, *(format_metric(m, values.get(m)) for m in metrics)])
+    return Table(header=header, rows=rows)
