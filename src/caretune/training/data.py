@@ -1,0 +1,65 @@
+"""Training data: the chat-format files of a run, read, checked and tokenized into ids and labels."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from caretune.data.schema import ChatExample
+from caretune.data.validate_read import parse_lines, read_text
+from caretune.errors import InputError
+from caretune.prompting import IGNORE, PromptFormat, tokenize_conversation
+
+
+def data_files(data: Path, validation_file: Path | None) -> tuple[Path, Path | None]:
+    """(train, validation) files: a prepared directory's ``train.jsonl``/``valid.jsonl``, or one file."""
+    if data.is_dir():
+        train = data / "train.jsonl"
+        if not train.is_file():
+            raise InputError("a data directory needs a train.jsonl (as written by caretune prepare)", data)
+        valid = data / "valid.jsonl"
+        return train, validation_file or (valid if valid.is_file() else None)
+    if not data.is_file():
+        raise InputError("no such file or directory", data)
+    return data, validation_file
+
+
+def read_conversations(path: Path) -> list[ChatExample]:
+    """Every line as a chat example; the first bad line is an ``InputError`` naming it."""
+    records, problems = parse_lines(read_text(path))
+    bad = [p for p in problems if p.code != "blank_line"]
+    if bad:
+        raise InputError(bad[0].message, path, bad[0].line)
+    examples = []
+    for record in records:
+        try:
+            examples.append(ChatExample.model_validate(record.data))
+        except ValidationError as exc:
+            raise InputError(f"not a chat example: {exc.errors()[0]['msg']}", path, record.line) from None
+    return examples
+
+
+def tokenize_examples(
+    examples: list[ChatExample], fmt: PromptFormat, tokenizer, max_len: int
+) -> list[dict[str, list[int]]]:
+    """Ids and labels per example; examples left with nothing to train on (all weight 0, or cut) are dropped."""
+    rows = (tokenize_conversation(e.messages, fmt, tokenizer, max_len) for e in examples)
+    return [r for r in rows if any(label != IGNORE for label in r["labels"][1:])]
+
+
+def common_system_prompt(examples: list[ChatExample]) -> str | None:
+    """The system prompt most examples use: what serving adds when a request brings none."""
+    prompts = Counter(m.content for e in examples for m in e.messages[:1] if m.role == "system")
+    return prompts.most_common(1)[0][0] if prompts else None
+
+
+def sha256_of(path: Path) -> str:
+    """A data file's checksum, so ``run.json`` says exactly what a run was trained on."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

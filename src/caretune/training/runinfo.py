@@ -1,0 +1,48 @@
+"""``run.json``: everything needed to reproduce a run and to serve it (base, prompt format, stop, data)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from caretune.prompting import PromptFormat
+from caretune.training.hyperparameters import Hyperparameters
+
+Status = Literal["running", "succeeded", "failed", "cancelled"]
+
+
+def now() -> datetime:
+    """Timestamps are UTC, like OpenAI's job objects."""
+    return datetime.now(timezone.utc)
+
+
+class RunInfo(BaseModel):
+    """The contract between training and every stage that loads a run (engines, export, server, eval)."""
+
+    name: str
+    base_model: str
+    method: Literal["lora", "full"]
+    prompt_format: PromptFormat
+    stop: list[str]
+    system_prompt: str | None
+    hyperparameters: Hyperparameters
+    data: dict[str, str] = Field(description="data file path -> sha256")
+    trained_tokens: int = 0
+    status: Status = "running"
+    created_at: datetime = Field(default_factory=now)
+    finished_at: datetime | None = None
+    error: str | None = None
+
+    def save(self, run_dir: Path) -> None:
+        """Write ``run_dir/run.json`` atomically: readers (the server) never see half a file."""
+        tmp = run_dir / "run.json.tmp"
+        tmp.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        tmp.replace(run_dir / "run.json")
+
+    @classmethod
+    def load(cls, run_dir: Path) -> RunInfo:
+        """Read ``run_dir/run.json``."""
+        return cls.model_validate_json((run_dir / "run.json").read_text(encoding="utf-8"))

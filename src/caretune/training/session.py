@@ -1,0 +1,159 @@
+"""A training run in progress: its data, model, Trainer and ``run.json``, from preparation to the outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from caretune.errors import InputError
+from caretune.training.callbacks import FinalCheckpoint, MetricsRecorder, ProgressBar, StopOnInterrupt
+from caretune.training.config import TrainConfig
+from caretune.training.runinfo import RunInfo, Status, now
+
+
+@dataclass
+class Session:
+    """What ``train()`` drives: prepared once, run, then saved."""
+
+    config: TrainConfig
+    info: RunInfo
+    trainer: object
+    tokenizer: object
+    interrupt: StopOnInterrupt
+    resume_from: str | None
+
+    @classmethod
+    def prepare(cls, config: TrainConfig, on_event: Callable[[dict], None] | None) -> Session:
+        """Read and tokenize the data, resolve ``auto`` hyperparameters, build the model and the Trainer."""
+        from datasets import Dataset
+
+        data = _TokenizedData.read(config)
+        info = _run_info(config, data)
+        resume_from = _resume_checkpoint(config)
+        interrupt = StopOnInterrupt()
+        valid_set = Dataset.from_list(data.valid) if data.valid else None
+        trainer = _build_trainer(config, info, Dataset.from_list(data.train), valid_set)
+        recorder = MetricsRecorder(config.out / "metrics.jsonl", on_event, _step_of(resume_from))
+        trainer.tokens_seen = recorder.tokens_seen_so_far()
+        for callback in (recorder, ProgressBar(recorder), interrupt, FinalCheckpoint(evaluate=bool(data.valid))):
+            trainer.add_callback(callback)
+        session = cls(config, info, trainer, data.tokenizer, interrupt, resume_from)
+        session.save_info()
+        return session
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether Ctrl-C stopped the run (after saving a checkpoint)."""
+        return self.interrupt.interrupted
+
+    def run(self) -> None:
+        """Train to the last step (or to Ctrl-C), from the last checkpoint when resuming."""
+        self.trainer.train(resume_from_checkpoint=self.resume_from)
+
+    def save_outputs(self) -> None:
+        """``adapter/`` (LoRA) or ``model/`` (full), ``tokenizer/`` and ``loss.png``."""
+        from caretune.training.plot import plot_losses
+
+        if not self.trainer.is_world_process_zero():
+            return
+        out = self.config.out
+        self.trainer.model.save_pretrained(out / ("adapter" if self.config.method == "lora" else "model"))
+        self.tokenizer.save_pretrained(out / "tokenizer")
+        plot_losses(out / "metrics.jsonl", out / "loss.png")
+
+    def finish(self, status: Status, error: str | None = None) -> None:
+        """Record how the run ended."""
+        self.info.status, self.info.error, self.info.finished_at = status, error, now()
+        self.info.trained_tokens = self.trainer.tokens_seen
+        self.save_info()
+
+    def save_info(self) -> None:
+        """Write ``run.json`` (main process only)."""
+        if self.trainer.is_world_process_zero():
+            self.info.save(self.config.out)
+
+
+@dataclass
+class _TokenizedData:
+    """The run's examples, tokenized with the base's tokenizer in the prompt format chosen for it."""
+
+    files: list[Path]
+    examples: list
+    train: list[dict]
+    valid: list[dict]
+    tokenizer: object
+    fmt: object
+
+    @classmethod
+    def read(cls, config: TrainConfig) -> _TokenizedData:
+        from caretune.models.registry import load_tokenizer
+        from caretune.prompting import choose_format
+        from caretune.training.data import data_files, read_conversations, tokenize_examples
+
+        train_file, valid_file = data_files(config.data, config.validation_file)
+        examples = read_conversations(train_file)  # bad data fails before the model loads
+        valid_examples = read_conversations(valid_file) if valid_file else []
+        tokenizer = load_tokenizer(config.base)
+        fmt = choose_format(tokenizer, config.base)
+        rows = tokenize_examples(examples, fmt, tokenizer, config.max_seq_len)
+        if not rows:
+            raise InputError("no example has an agent turn to train on", train_file)
+        valid = tokenize_examples(valid_examples, fmt, tokenizer, config.max_seq_len)
+        files = [f for f in (train_file, valid_file) if f is not None]
+        return cls(files, examples, rows, valid, tokenizer, fmt)
+
+
+def _run_info(config: TrainConfig, data: _TokenizedData) -> RunInfo:
+    """``run.json`` at the start of a run: what serving needs, and what reproduces it."""
+    from caretune.training.data import common_system_prompt, sha256_of
+    from caretune.training.hyperparameters import resolve_hyperparameters
+
+    return RunInfo(
+        name=config.out.name,
+        base_model=config.base,
+        method=config.method,
+        prompt_format=data.fmt,
+        stop=data.fmt.stop,
+        system_prompt=common_system_prompt(data.examples),
+        hyperparameters=resolve_hyperparameters(config, len(data.train)),
+        data={str(f): sha256_of(f) for f in data.files},
+    )
+
+
+def _build_trainer(config: TrainConfig, info: RunInfo, train_set, valid_set):
+    from transformers import DataCollatorWithFlattening
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from caretune.training.setup import trainable_model, training_arguments
+    from caretune.training.trainer import TargetLossTrainer
+
+    trainer = TargetLossTrainer(
+        model=trainable_model(config.base, config.method, info.hyperparameters),
+        args=training_arguments(config, info.hyperparameters, len(train_set), valid_set is not None),
+        train_dataset=train_set,
+        eval_dataset=valid_set,
+        # Packing: a micro-batch is one row with positions restarting per example, so no compute is spent on
+        # padding and attention never crosses from one conversation into the next.
+        data_collator=DataCollatorWithFlattening(return_position_ids=True, separator_id=-100),
+    )
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    return trainer
+
+
+def _resume_checkpoint(config: TrainConfig) -> str | None:
+    """The last checkpoint of ``config.out`` when resuming; resuming a run that has none is an input error."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    checkpoints = config.out / "checkpoints"
+    if not config.resume:
+        return None
+    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    if last is None:
+        raise InputError("nothing to resume: no checkpoint yet", checkpoints)
+    return last
+
+
+def _step_of(checkpoint: str | None) -> int:
+    return int(Path(checkpoint).name.rsplit("-", 1)[1]) if checkpoint else 0
