@@ -2,7 +2,7 @@
 # The README's main command: set up (if needed), then run caretune end to end on the built-in demo data:
 # prepare -> validate -> fine-tune Gemma 3 270M -> base vs fine-tune side by side -> serve API + chat app.
 # Safe to run twice: a finished fine-tune is reused (delete runs/demo to train again).
-# Knobs: CARETUNE_DEMO_STEPS (training steps, default 120), CARETUNE_DEMO_SERVE=0 (stop before serving),
+# Knobs: CARETUNE_DEMO_STEPS (training steps, default 40), CARETUNE_DEMO_SERVE=0 (stop before serving),
 #        CARETUNE_DEMO_PORT (default 8000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +23,7 @@ if python -c 'import json,sys; sys.exit(json.load(open("runs/demo/run.json"))["s
 else
   resume=(); [ -d runs/demo/checkpoints ] && resume=(--resume)
   caretune train --data demo-out/data --out runs/demo --base gemma-3-270m \
-    --max-steps "${CARETUNE_DEMO_STEPS:-120}" --batch-size 8 --max-seq-len 384 "${resume[@]}"
+    --max-steps "${CARETUNE_DEMO_STEPS:-40}" --batch-size 4 --max-seq-len 256 "${resume[@]}"
 fi
 
 echo "== 4/5 the base model and the fine-tune, side by side"
