@@ -39,6 +39,9 @@ def train(
     max_seq_len: Annotated[int, typer.Option(help="Tokens per conversation; longer ones are cut.")] = 1024,
     seed: Annotated[int, typer.Option(help="Seed for initialisation and data order.")] = 42,
     validation_file: Annotated[Optional[Path], typer.Option(help="Chat JSONL for evaluation.")] = None,
+    max_eval_examples: Annotated[
+        Optional[int], typer.Option(help="Validate on a seeded sample of this many conversations (0: all).")
+    ] = 64,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint in --out.")] = False,
     max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps (smoke runs).")] = None,
     eval_steps: Annotated[Optional[int], typer.Option(help="Evaluate every N steps (default ~10 per run).")] = None,
@@ -47,6 +50,7 @@ def train(
 ) -> None:
     """Fine-tune a base model on chat-format conversations; writes runs/NAME (adapter, metrics, run.json)."""
     options = dict(locals())
+    options["max_eval_examples"] = max_eval_examples or None
     from pydantic import ValidationError
 
     from caretune.errors import CaretuneError

@@ -29,6 +29,9 @@ class TrainConfig(BaseModel):
     max_seq_len: PositiveInt = 1024
     seed: int = 42
     validation_file: Path | None = None
+    max_eval_examples: PositiveInt | None = Field(
+        64, description="validate on a seeded sample of this many conversations (None: all of them)"
+    )
     resume: bool = False
     max_steps: PositiveInt | None = None
     eval_steps: PositiveInt | None = Field(None, description="default: about 10 evaluations per run")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +96,7 @@ class _TokenizedData:
         train_file, valid_file = data_files(config.data, config.validation_file)
         examples = read_conversations(train_file)  # bad data fails before the model loads
         valid_examples = read_conversations(valid_file) if valid_file else []
+        valid_examples = _sample(valid_examples, config.max_eval_examples, config.seed)
         tokenizer = load_tokenizer(config.base)
         fmt = choose_format(tokenizer, config.base)
         rows = tokenize_examples(examples, fmt, tokenizer, config.max_seq_len)
@@ -102,6 +105,19 @@ class _TokenizedData:
         valid = tokenize_examples(valid_examples, fmt, tokenizer, config.max_seq_len)
         files = [f for f in (train_file, valid_file) if f is not None]
         return cls(files, examples, rows, valid, tokenizer, fmt)
+
+
+def _sample(examples: list, limit: int | None, seed: int) -> list:
+    """A seeded sample of at most ``limit`` examples, in file order.
+
+    Every evaluation runs over the whole validation set; on a CPU a large one costs more than the training
+    steps between evaluations, so a fixed sample (as OpenAI's periodic validation metrics use) keeps the curve
+    comparable at a bounded cost.
+    """
+    if limit is None or len(examples) <= limit:
+        return examples
+    keep = sorted(random.Random(seed).sample(range(len(examples)), limit))
+    return [examples[i] for i in keep]
 
 
 def _run_info(config: TrainConfig, data: _TokenizedData) -> RunInfo:
