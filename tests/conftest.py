@@ -98,10 +98,16 @@ def _save_tiny_model(model, tokenizer_dir: Path, out: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_gemma_dir(tiny_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random Gemma 3 (text) causal LM, 2 layers, hidden 64: the default base model's architecture, tiny."""
+    model = _tiny_gemma(tiny_tokenizer_dir)
+    return _save_tiny_model(model, tiny_tokenizer_dir, tmp_path_factory.mktemp("tiny_gemma"))
+
+
+def _tiny_gemma(tokenizer_dir: Path, **overrides: object):
+    """A seeded random Gemma 3 (text) causal LM, 2 layers, hidden 64, sized to the tiny tokenizer."""
     import torch
     from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
 
-    tok = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     torch.manual_seed(0)
     config = Gemma3TextConfig(
         vocab_size=len(tok),
@@ -116,9 +122,9 @@ def tiny_gemma_dir(tiny_tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFa
         pad_token_id=tok.pad_token_id,
         bos_token_id=tok.bos_token_id,
         eos_token_id=tok.eos_token_id,
+        **overrides,
     )
-    model = Gemma3ForCausalLM(config)
-    return _save_tiny_model(model, tiny_tokenizer_dir, tmp_path_factory.mktemp("tiny_gemma"))
+    return Gemma3ForCausalLM(config)
 
 
 @pytest.fixture(scope="session")
@@ -221,26 +227,8 @@ def tiny_gemma_llamacpp_dir(tiny_tokenizer_dir: Path, tmp_path_factory: pytest.T
     27B; llama.cpp assumes it), and random norm weights so that Gemma's (1 + w) norm convention is exercised.
     """
     import torch
-    from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
 
-    tok = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
-    torch.manual_seed(0)
-    config = Gemma3TextConfig(
-        vocab_size=len(tok),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        head_dim=32,
-        query_pre_attn_scalar=32,
-        max_position_embeddings=512,
-        sliding_window=128,
-        pad_token_id=tok.pad_token_id,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-    )
-    model = Gemma3ForCausalLM(config)
+    model = _tiny_gemma(tiny_tokenizer_dir, query_pre_attn_scalar=32)
     with torch.no_grad():
         for name, param in model.named_parameters():
             if "norm" in name:
