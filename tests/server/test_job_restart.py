@@ -38,7 +38,8 @@ def test_restart_in_the_middle_of_a_job_resumes_it(own_settings, tmp_path: Path)
     key = new_key(own_settings)
     with running_server(own_settings) as url:
         client = openai.OpenAI(base_url=url, api_key=key, max_retries=0)
-        job_id = _upload_and_create(client, tmp_path, n_epochs=1, batch_size=1)
+        # Long enough (60 steps, a checkpoint every ~12) that the server stops it mid-run even on a fast machine.
+        job_id = _upload_and_create(client, tmp_path, n_epochs=5, batch_size=1)
         queued_id = _upload_and_create(client, tmp_path / "second", n_epochs=1, batch_size=12)
         _wait_for_checkpoint(client, job_id)
     with running_server(own_settings.model_copy(update={"port": free_port()})) as url:
