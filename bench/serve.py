@@ -24,16 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-QUESTIONS = [
-    "my order has not arrived yet",
-    "how do I reset my password",
-    "can I get a refund for my jacket",
-    "what are your opening hours on sunday",
-    "the app keeps crashing when I log in",
-    "where is my parcel it was due yesterday",
-    "I was charged twice for one order",
-    "how do I change my address",
-]
+from infer import QUESTIONS  # bench/ is on sys.path when this script runs: the same prompts as infer.py
 
 
 def timed(stream: Iterator[str]) -> tuple[float, float, int]:
@@ -160,7 +151,7 @@ def main() -> None:
     engine = load_engine(args.model)
     tokenizer = engine.prompting.tokenizer
     banned = {t: -100.0 for t in {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<end_of_turn>")}}
-    prompts = [engine.render_chat([{"role": "user", "content": q}]) for q in QUESTIONS]
+    prompts = [engine.render_chat([{"role": "user", "content": q}]) for q in QUESTIONS[:8]]  # one per concurrent client
     params = SamplingParams(temperature=0, max_tokens=args.max_tokens, logit_bias=banned, stop=[])
     port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
