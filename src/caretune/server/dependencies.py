@@ -14,12 +14,18 @@ from sqlalchemy.orm import Session
 from caretune.server.state import ServerState
 
 
-def get_state(request: Request) -> ServerState:
+def state_of(request: Request) -> ServerState:
     """The state of the server that received ``request``."""
     return request.app.state.caretune
 
 
+async def get_state(request: Request) -> ServerState:
+    """``state_of`` as a dependency; async because FastAPI runs a plain function in its thread pool, a
+    round-trip that every answer's time to first token would pay."""
+    return state_of(request)
+
+
 def get_session(request: Request) -> Iterator[Session]:
     """A database session for one request, closed when the response is done."""
-    with get_state(request).sessions() as session:
+    with state_of(request).sessions() as session:
         yield session

@@ -32,6 +32,14 @@ class EnginePool:
         with self._lock:
             return list(self._loaded)
 
+    def loaded(self, model_id: str) -> Engine | None:
+        """The engine if it is in memory (marked most recently used), else None: never blocks on a load."""
+        with self._lock:
+            engine = self._loaded.get(model_id)
+            if engine is not None:
+                self._loaded.move_to_end(model_id)
+            return engine
+
     def get(self, model: ServedModel) -> Engine:
         """The engine for ``model``, loading it (blocking) if needed; marks it most recently used."""
         with self._lock:

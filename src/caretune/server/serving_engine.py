@@ -37,11 +37,14 @@ class Lease:
 
 
 async def lease_engine(state: ServerState, model_id: str) -> Lease:
-    """Look the model up (404), take a request slot (429), and get its engine, waiting for a first load."""
+    """Look the model up (404), take a request slot (429), and get its engine, waiting for a first load.
+
+    A loaded engine is taken on the event loop; only a load goes to the thread pool, so a warm model's
+    answer does not pay a thread round-trip before its first token."""
     model = state.catalog.get(model_id)
     slot = state.engines.reserve(model.id)
     try:
-        engine = await run_in_threadpool(state.engines.get, model)
+        engine = state.engines.loaded(model.id) or await run_in_threadpool(state.engines.get, model)
     except BaseException:
         slot.release()
         raise
