@@ -1,11 +1,16 @@
-"""Benchmark the API server against the engine it wraps: does HTTP + SSE + the SDK cost more than 10 %?
+"""Benchmark the API server against the engine it wraps: does HTTP + SSE (+ the SDK) cost more than 10 %?
 
 On the real Gemma 3 270M (the registry's `gemma-3-270m`, llama.cpp engine), the same streamed generations
-are timed calling the engine in-process and through `caretune serve` (a subprocess on a loopback port)
-with the official `openai` SDK, rounds interleaved so machine load hits both alike (medians reported).
-For 1 client and for 8 concurrent clients: time to first token (TTFT; mean over the 8) and tokens/s (per
-stream for 1 client, aggregate for 8). End-of-sequence tokens are banned (logit_bias -100) so every stream
-generates exactly max_tokens. Target: API >= 0.9x engine.
+are timed calling the engine in-process and through `caretune serve` (a subprocess on a loopback port),
+rounds interleaved so machine load hits every path alike (medians reported). Two clients of the API:
+- HTTP: plain streamed requests (httpx, one kept-alive connection), as a mobile app or `curl` calls it;
+  this is the server's own cost;
+- SDK: the official `openai` SDK. It adds its own client-side work per request (building the request in
+  Python, and a new TCP connection per stream: the sync client stops reading at `[DONE]` without draining
+  the chunked body, so the connection cannot be reused).
+For 1 client (median of one stream per prompt) and for 8 concurrent clients: time to first token (TTFT;
+mean over the 8) and tokens/s (per stream for 1 client, aggregate for 8). End-of-sequence tokens are
+banned (logit_bias -100) so every stream generates exactly max_tokens. Target: API >= 0.9x engine.
 
     nice -n 10 python bench/serve.py [--model gemma-3-270m] [--max-tokens 128] [--rounds 3]
 """
@@ -63,10 +68,30 @@ def api_texts(client, model: str, max_tokens: int, bias: dict[str, int]) -> Call
     return run
 
 
-def one_client(texts: Callable[[str], Iterator[str]], prompt: str) -> dict[str, float]:
-    """TTFT and tokens/s of one stream on its own."""
-    ttft, tok_s, _ = timed(texts(prompt))
-    return {"ttft_s": ttft, "tok_s": tok_s}
+def http_texts(base_url: str, model: str, max_tokens: int, bias: dict[str, int]) -> Callable[[str], Iterator[str]]:
+    """The same generation through the server with plain HTTP: one kept-alive connection, SSE parsed here."""
+    import json
+
+    import httpx
+
+    client = httpx.Client(base_url=base_url, timeout=600)
+    body = {"model": model, "max_tokens": max_tokens, "temperature": 0, "stop": [], "logit_bias": bias, "stream": True}
+
+    def run(prompt: str) -> Iterator[str]:
+        with client.stream("POST", "/completions", json={**body, "prompt": prompt}) as response:
+            response.raise_for_status()
+            for line in response.iter_lines():
+                if line.startswith("data: {"):
+                    choices = json.loads(line[6:])["choices"]
+                    yield choices[0]["text"] if choices else ""
+
+    return run
+
+
+def one_client(texts: Callable[[str], Iterator[str]], prompts: list[str]) -> dict[str, float]:
+    """Median TTFT and tokens/s of one stream at a time, one per prompt (a single stream is noisy)."""
+    runs = [timed(texts(prompt)) for prompt in prompts]
+    return {"ttft_s": statistics.median(r[0] for r in runs), "tok_s": statistics.median(r[1] for r in runs)}
 
 
 def concurrent_clients(texts: Callable[[str], Iterator[str]], prompts: list[str]) -> dict[str, float]:
@@ -85,14 +110,14 @@ def concurrent_clients(texts: Callable[[str], Iterator[str]], prompts: list[str]
 def measure(
     paths: dict[str, Callable[[str], Iterator[str]]], prompts: list[str], rounds: int
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """For each path (engine, API): 1 client and 8 concurrent clients, rounds interleaved between the paths
-    so that a change in machine load hits both alike; medians over rounds, after one warm-up stream each."""
+    """For each path (engine, HTTP, SDK): 1 client and 8 concurrent clients, rounds interleaved between the paths
+    so that a change in machine load hits all alike; medians over rounds, after one warm-up stream each."""
     for texts in paths.values():
         timed(texts(prompts[0]))
     samples: dict[str, dict[str, list[dict[str, float]]]] = {p: {"1 client": [], "8 clients": []} for p in paths}
-    for i in range(rounds):
+    for _ in range(rounds):
         for name, texts in paths.items():
-            samples[name]["1 client"].append(one_client(texts, prompts[i % len(prompts)]))
+            samples[name]["1 client"].append(one_client(texts, prompts))
         for name, texts in paths.items():
             samples[name]["8 clients"].append(concurrent_clients(texts, prompts))
     return {
@@ -128,13 +153,21 @@ def start_server(model: str, data_dir: Path, port: int) -> subprocess.Popen:
     raise RuntimeError("server did not start")
 
 
-def report(engine_results: dict, api_results: dict) -> None:
-    print(f"{'':10} {'metric':8} {'engine':>10} {'API':>10} {'API/engine':>11}")
-    for setting in engine_results:
+def report(results: dict[str, dict]) -> None:
+    """One row per setting and metric: each path's figure, then each API path's ratio to the engine."""
+    apis = [name for name in results if name != "engine"]
+    header = " ".join(f"{n:>9}" for n in results) + " " + " ".join(f"{n + '/eng':>9}" for n in apis)
+    print(f"{'':10} {'metric':8} {header}")
+    engine = results["engine"]
+    for setting in engine:
         for metric in ("ttft_s", "tok_s"):
-            e, a = engine_results[setting][metric], api_results[setting][metric]
-            ratio = a / e if metric == "tok_s" else e / a  # >= 0.9 is the target either way (TTFT: inverse)
-            print(f"{setting:10} {metric:8} {e:10.3f} {a:10.3f} {ratio:10.2f}x")
+            e = engine[setting][metric]
+            figures = " ".join(f"{results[n][setting][metric]:9.3f}" for n in results)
+            # >= 0.9 is the target either way (TTFT: the inverse, lower is better)
+            ratios = [
+                results[n][setting][metric] / e if metric == "tok_s" else e / results[n][setting][metric] for n in apis
+            ]
+            print(f"{setting:10} {metric:8} {figures} " + " ".join(f"{r:8.2f}x" for r in ratios))
 
 
 def main() -> None:
@@ -159,13 +192,17 @@ def main() -> None:
         try:
             client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0, timeout=600)
             bias = {str(t): -100 for t in banned}
-            paths = {"engine": engine_texts(engine, params), "API": api_texts(client, args.model, args.max_tokens, bias)}
+            paths = {
+                "engine": engine_texts(engine, params),
+                "HTTP": http_texts(f"http://127.0.0.1:{port}/v1", args.model, args.max_tokens, bias),
+                "SDK": api_texts(client, args.model, args.max_tokens, bias),
+            }
             results = measure(paths, prompts, args.rounds)
         finally:
             server.terminate()
             server.wait(timeout=60)
     print(f"model {args.model}, {args.max_tokens} tokens per stream, greedy, EOS banned")
-    report(results["engine"], results["API"])
+    report(results)
 
 
 if __name__ == "__main__":
