@@ -146,3 +146,23 @@ def test_auto_engine_bare_gguf_and_close(llamacpp_llama_run_engine, hf_llama_run
         list(running)
     with pytest.raises(EngineError):
         bare.complete(PROMPTS[0], SamplingParams(max_tokens=1))
+
+
+def test_llamacpp_log_goes_to_logging_not_the_terminal(llamacpp_llama_run_engine, capfd, caplog) -> None:
+    from caretune.engines.llamacpp_runtime import LlamaRuntime, RuntimeConfig
+
+    capfd.readouterr()
+    with caplog.at_level("DEBUG", logger="caretune.llamacpp"):
+        LlamaRuntime(llamacpp_llama_run_engine.model_path, None, RuntimeConfig(n_ctx=256, n_seq=1)).close()
+    assert any("llama" in r.getMessage() for r in caplog.records)  # what llama.cpp said on loading
+    assert capfd.readouterr().err == ""
+
+
+def test_a_corrupt_gguf_fails_with_llamacpp_reason(tmp_path) -> None:
+    from caretune.engines.llamacpp_runtime import LlamaRuntime, RuntimeConfig
+    from caretune.errors import CaretuneError
+
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + bytes(60))
+    with pytest.raises(CaretuneError, match=r"could not load .*broken\.gguf: .*failed to (read|load)"):
+        LlamaRuntime(broken, None, RuntimeConfig(n_ctx=256, n_seq=1))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from caretune.engines import llamacpp_log
 from caretune.engines.base import EngineError
 from caretune.errors import CaretuneError
 
@@ -47,13 +48,13 @@ class LlamaRuntime:
 
         self._ll = llama_cpp
         llama_cpp.llama_backend_init()
-        _quiet()
+        llamacpp_log.capture()
         self.config = config
         self._model = llama_cpp.llama_model_load_from_file(
             str(model_path).encode(), llama_cpp.llama_model_default_params()
         )
         if not self._model:
-            raise CaretuneError(f"llama.cpp could not load {model_path}")
+            raise CaretuneError(f"llama.cpp could not load {model_path}: {llamacpp_log.recent()}")
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
         self.n_ctx_train = llama_cpp.llama_model_n_ctx_train(self._model)
@@ -71,7 +72,7 @@ class LlamaRuntime:
             params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
         self._ctx = llama_cpp.llama_init_from_model(self._model, params)
         if not self._ctx:
-            raise CaretuneError("llama.cpp could not create a context (out of memory?)")
+            raise CaretuneError(f"llama.cpp could not create a context (out of memory?): {llamacpp_log.recent()}")
         self._adapter = self._apply_lora(lora_path) if lora_path else None
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(config.n_batch, 0, config.n_seq)
@@ -86,7 +87,7 @@ class LlamaRuntime:
     def _apply_lora(self, lora_path: Path):
         adapter = self._ll.llama_adapter_lora_init(self._model, str(lora_path).encode())
         if not adapter:
-            raise CaretuneError(f"llama.cpp rejected the LoRA adapter {lora_path}")
+            raise CaretuneError(f"llama.cpp rejected the LoRA adapter {lora_path}: {llamacpp_log.recent()}")
         adapters = (self._ll.llama_adapter_lora_p_ctypes * 1)(adapter)
         self._ll.llama_set_adapters_lora(self._ctx, adapters, 1, (ctypes.c_float * 1)(1.0))
         return adapter
@@ -190,9 +191,3 @@ class LlamaVocab:
     def detokenizer(self, prompt_ids: list[int]) -> LlamaDetokenizer:
         return LlamaDetokenizer(self._runtime)
 
-
-def _quiet() -> None:
-    """llama.cpp logs every load to stderr; caretune's users want their terminal for the chat."""
-    from llama_cpp import _logger
-
-    _logger.set_verbose(False)
