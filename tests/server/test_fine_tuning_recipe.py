@@ -109,6 +109,23 @@ def test_fine_tuned_model_streams_a_chat(fine_tuned) -> None:
         ["stop"], ["length"])
 
 
+def test_a_checkpoint_answers_as_a_model_of_its_own(fine_tuned) -> None:
+    client, job = fine_tuned
+    checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
+    last = max(checkpoints, key=lambda c: c.step_number)
+    assert last.fine_tuned_model_checkpoint == f"{job.fine_tuned_model}:ckpt-step-{last.step_number}"
+    prompt = "Customer: can I get a refund for my jacket\nAgent:"
+    answers = [
+        client.completions.create(model=model, prompt=prompt, temperature=0, max_tokens=12)
+        for model in (last.fine_tuned_model_checkpoint, job.fine_tuned_model)
+    ]
+    assert answers[0].model == last.fine_tuned_model_checkpoint
+    assert answers[0].choices[0].text == answers[1].choices[0].text  # the last checkpoint holds the final weights
+    for unknown in (f"{job.fine_tuned_model}:ckpt-step-99999", f"ft:{TINY_MODEL}:caretune::ftjob-nope:ckpt-step-1"):
+        with pytest.raises(openai.NotFoundError, match="does not exist"):
+            client.completions.create(model=unknown, prompt=prompt, max_tokens=2)
+
+
 def test_deleting_the_fine_tuned_model(fine_tuned, base_url: str, api_key: str) -> None:
     client, job = fine_tuned
     assert client.models.delete(job.fine_tuned_model).deleted

@@ -44,7 +44,7 @@ def _merged(ref: ModelRef, dtype: GGUFDtype) -> Path:
 
     target = ref.export_dir / OUTPUT_NAMES["gguf"]
     if not _newer_than_sources(target, ref.full_model_dir):
-        export_run(ref.run_dir, "gguf", target, dtype)
+        export_run(ref.path, "gguf", target, dtype)
     return target
 
 

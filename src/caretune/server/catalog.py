@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from caretune.server.errors import NotFound
+from caretune.server.model_ids import job_model_id, split_checkpoint_id
 from caretune.server.timestamps import unix
-from caretune.storage.jobs import Job
+from caretune.storage.jobs import Job, JobCheckpoint
 
 BASE_OWNER = "system"
 
@@ -70,9 +71,12 @@ class Catalog:
         return self.bases() + self.fine_tunes()
 
     def get(self, model_id: str) -> ServedModel:
-        """The model named ``model_id``, or a 404 naming it."""
+        """The model named ``model_id`` (a base, a fine-tune or one of its checkpoints), or a 404 naming it."""
         if model_id in self._bases:
             return self._bases[model_id]
+        checkpoint = split_checkpoint_id(model_id)
+        if checkpoint is not None:
+            return self._checkpoint(model_id, *checkpoint)
         with self._sessions() as session:
             job = session.scalars(
                 select(Job).where(Job.fine_tuned_model == model_id, Job.model_deleted.is_(False))
@@ -80,6 +84,25 @@ class Catalog:
         if job is None or job.status != "succeeded":
             raise NotFound(f"The model '{model_id}' does not exist", param="model", code="model_not_found")
         return self._fine_tune(job)
+
+    def _checkpoint(self, model_id: str, fine_tune_id: str, job_id: str, step: int) -> ServedModel:
+        """A checkpoint of any job whose fine-tune id matches, even one still running, while it is on disk
+        (training keeps the latest two: older ones answer 404 with the reason)."""
+        with self._sessions() as session:
+            job = session.get(Job, job_id)
+            saved = session.scalars(
+                select(JobCheckpoint).where(JobCheckpoint.job_id == job_id, JobCheckpoint.step_number == step)
+            ).first()
+        if job is None or job.model_deleted or job_model_id(job, self._org) != fine_tune_id or saved is None:
+            raise NotFound(f"The model '{model_id}' does not exist", param="model", code="model_not_found")
+        if not Path(saved.path).is_dir():
+            raise NotFound(
+                f"The checkpoint '{model_id}' is no longer on disk (training keeps the latest checkpoints only)",
+                param="model",
+                code="model_not_found",
+            )
+        created = unix(saved.created_at) or 0
+        return ServedModel(id=model_id, source=saved.path, created=created, owned_by=self._org, fine_tuned=True)
 
     def base_source(self, model_id: str) -> str:
         """What to train from for a job on ``model_id`` (base models only: no fine-tuning a fine-tune yet)."""

@@ -26,7 +26,7 @@ from caretune.server.protocol import (
     Hyperparameters,
     JobError,
 )
-from caretune.server.model_ids import checkpoint_model_id, fine_tuned_model_id
+from caretune.server.model_ids import checkpoint_model_id, job_model_id
 from caretune.server.serving_files import FINE_TUNE, get_file
 from caretune.server.state import ServerState
 from caretune.server.timestamps import unix
@@ -201,7 +201,7 @@ def _event(event: JobEvent) -> FineTuningJobEvent:
 
 
 def _checkpoint(job: Job, org: str, checkpoint: JobCheckpoint) -> FineTuningJobCheckpoint:
-    model_id = job.fine_tuned_model or fine_tuned_model_id(job.model, org, job.suffix, job.id)
+    model_id = job_model_id(job, org)
     return FineTuningJobCheckpoint(
         id=checkpoint.id,
         created_at=unix(checkpoint.created_at) or 0,
