@@ -126,6 +126,25 @@ def test_a_checkpoint_answers_as_a_model_of_its_own(fine_tuned) -> None:
             client.completions.create(model=unknown, prompt=prompt, max_tokens=2)
 
 
+def test_a_fine_tuned_model_can_be_fine_tuned_further(fine_tuned, tmp_path) -> None:
+    from tests.conftest import synthetic_conversations, write_jsonl
+
+    client, job = fine_tuned
+    more = write_jsonl(tmp_path / "more.jsonl", synthetic_conversations(12, seed=5))
+    training_file = client.files.create(file=more.open("rb"), purpose="fine-tune")
+    child = client.fine_tuning.jobs.create(
+        model=job.fine_tuned_model, training_file=training_file.id, suffix="more", hyperparameters={"n_epochs": 1}
+    )
+    child = wait_for(client, child.id, ("succeeded", "failed", "cancelled"))
+    assert child.status == "succeeded", child.error
+    assert child.model == job.fine_tuned_model
+    assert child.fine_tuned_model == f"ft:{TINY_MODEL}:caretune:more:{child.id}"  # named after the base, as OpenAI's
+    answer = client.completions.create(model=child.fine_tuned_model, prompt="Customer: hi\nAgent:", max_tokens=4)
+    assert answer.choices[0].finish_reason in ("stop", "length")
+    with pytest.raises(openai.NotFoundError, match="cannot be fine-tuned"):
+        client.fine_tuning.jobs.create(model="ft:nope:caretune::ftjob-x", training_file=training_file.id)
+
+
 def test_deleting_the_fine_tuned_model(fine_tuned, base_url: str, api_key: str) -> None:
     client, job = fine_tuned
     assert client.models.delete(job.fine_tuned_model).deleted

@@ -47,3 +47,39 @@ def test_loss_falls_and_run_dir_is_complete(
     assert (run / "tokenizer" / "tokenizer.json").is_file()
     assert (run / "loss.png").stat().st_size > 0
     assert (run / "checkpoints" / "checkpoint-30").is_dir()
+
+
+def test_a_lora_fine_tune_can_be_trained_further(tiny_llama_run: Path, chat_data_dir: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    config = TrainConfig(data=chat_data_dir, out=tmp_path / "more", base=str(tiny_llama_run), max_steps=2,
+                         batch_size=4, learning_rate_multiplier=0.1)
+    run = train(config)
+
+    from caretune.engines.refs import resolve_ref
+    from caretune.prompting import PromptFormat
+
+    parent = resolve_ref(tiny_llama_run).run
+    info = RunInfo.load(run)
+    assert info.status == "succeeded" and info.parent == str(tiny_llama_run.resolve())
+    assert info.base_model == parent.base_model
+    assert info.prompt_format == PromptFormat.model_validate(parent.prompt_format)  # the parent's, kept
+    assert json.loads((run / "adapter" / "adapter_config.json").read_text())["r"] == 4  # the parent's rank
+    before = load_file(tiny_llama_run / "adapter" / "adapter_model.safetensors")
+    after = load_file(run / "adapter" / "adapter_model.safetensors")
+    assert before.keys() == after.keys()
+    for name, weight in before.items():  # two small steps away from the parent's adapter, not a fresh one
+        assert (after[name] - weight).norm() < 0.05 * weight.norm(), name
+
+
+def test_only_a_lora_run_with_an_adapter_can_be_continued(tiny_llama_run: Path, tmp_path: Path) -> None:
+    from caretune.errors import InputError
+    from caretune.training.start import starting_point
+
+    with pytest.raises(InputError, match="--method lora"):
+        starting_point(str(tiny_llama_run), "full")
+    empty = tmp_path / "half-run"
+    empty.mkdir()
+    (empty / "run.json").write_text((tiny_llama_run / "run.json").read_text())
+    with pytest.raises(InputError, match="saved its adapter"):
+        starting_point(str(empty), "lora")

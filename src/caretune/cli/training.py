@@ -29,7 +29,9 @@ def models() -> None:
 def train(
     data: Annotated[Path, typer.Option(help="Prepared directory (train.jsonl, valid.jsonl) or a chat JSONL file.")],
     out: Annotated[Path, typer.Option(help="Run directory to create, e.g. runs/NAME.")],
-    base: Annotated[str, typer.Option(help="Registry name (see `caretune models`) or HF directory.")] = "gemma-3-270m",
+    base: Annotated[str, typer.Option(help=(
+        "Registry name (see `caretune models`), HF directory, or a LoRA run directory (or one of its "
+        "checkpoints) to continue training."))] = "gemma-3-270m",
     method: Annotated[str, typer.Option(help="lora (adapters only) or full (all weights).")] = "lora",
     n_epochs: Annotated[str, typer.Option(help=f"Passes over the data. {AUTO_HELP}")] = "auto",
     batch_size: Annotated[str, typer.Option(help=f"Examples per optimiser step. {AUTO_HELP}")] = "auto",

@@ -105,15 +105,17 @@ class Catalog:
         return ServedModel(id=model_id, source=saved.path, created=created, owned_by=self._org, fine_tuned=True)
 
     def base_source(self, model_id: str) -> str:
-        """What to train from for a job on ``model_id`` (base models only: no fine-tuning a fine-tune yet)."""
-        if model_id not in self._bases:
+        """What a job on ``model_id`` trains from: a base model, or a fine-tune (or one of its checkpoints) to
+        continue, as OpenAI allows."""
+        try:
+            return self.get(model_id).source
+        except NotFound:
             raise NotFound(
                 f"The model '{model_id}' does not exist or cannot be fine-tuned "
-                f"(base models: {', '.join(self._bases)})",
+                f"(base models: {', '.join(self._bases)}; or a fine-tuned model)",
                 param="model",
                 code="model_not_found",
-            )
-        return self._bases[model_id].source
+            ) from None
 
     def _fine_tune(self, job: Job) -> ServedModel:
         return ServedModel(

@@ -9,8 +9,10 @@ if TYPE_CHECKING:
     from caretune.storage.jobs import Job
 
 
-def fine_tuned_model_id(base: str, org: str, suffix: str | None, job_id: str) -> str:
-    """The id of the model a job produces (the suffix part is empty when none was given, as OpenAI's)."""
+def fine_tuned_model_id(model: str, org: str, suffix: str | None, job_id: str) -> str:
+    """The id of the model a job on ``model`` produces (the suffix part is empty when none was given, as
+    OpenAI's); a job continuing a fine-tune names the base model underneath, as OpenAI's do."""
+    base = model.split(":")[1] if model.startswith("ft:") else model
     return f"ft:{base}:{org}:{suffix or ''}:{job_id}"
 
 

@@ -24,6 +24,7 @@ class RunInfo(BaseModel):
 
     name: str
     base_model: str
+    parent: str | None = Field(None, description="the fine-tune this run continued, if any")
     method: Literal["lora", "full"]
     prompt_format: PromptFormat
     stop: list[str]

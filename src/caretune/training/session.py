@@ -92,13 +92,15 @@ class _TokenizedData:
         from caretune.models.registry import load_tokenizer
         from caretune.prompting import choose_format
         from caretune.training.data import data_files, read_conversations, tokenize_examples
+        from caretune.training.start import starting_point
 
         train_file, valid_file = data_files(config.data, config.validation_file)
         examples = read_conversations(train_file)  # bad data fails before the model loads
         valid_examples = read_conversations(valid_file) if valid_file else []
         valid_examples = _sample(valid_examples, config.max_eval_examples, config.seed)
-        tokenizer = load_tokenizer(config.base)
-        fmt = choose_format(tokenizer, config.base)
+        start = starting_point(config.base, config.method)
+        tokenizer = load_tokenizer(start.base_model)
+        fmt = start.prompt_format or choose_format(tokenizer, start.base_model)
         rows = tokenize_examples(examples, fmt, tokenizer, config.max_seq_len)
         if not rows:
             raise InputError("no example has an agent turn to train on", train_file)
@@ -124,10 +126,13 @@ def _run_info(config: TrainConfig, data: _TokenizedData) -> RunInfo:
     """``run.json`` at the start of a run: what serving needs, and what reproduces it."""
     from caretune.training.data import common_system_prompt, sha256_of
     from caretune.training.hyperparameters import resolve_hyperparameters
+    from caretune.training.start import starting_point
 
+    start = starting_point(config.base, config.method)
     return RunInfo(
         name=config.out.name,
-        base_model=config.base,
+        base_model=start.base_model,
+        parent=start.parent,
         method=config.method,
         prompt_format=data.fmt,
         stop=data.fmt.stop,
@@ -142,10 +147,11 @@ def _build_trainer(config: TrainConfig, info: RunInfo, train_set, valid_set):
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     from caretune.training.setup import trainable_model, training_arguments
+    from caretune.training.start import starting_point
     from caretune.training.trainer import TargetLossTrainer
 
     trainer = TargetLossTrainer(
-        model=trainable_model(config.base, config.method, info.hyperparameters),
+        model=trainable_model(starting_point(config.base, config.method), config.method, info.hyperparameters),
         args=training_arguments(config, info.hyperparameters, len(train_set), valid_set is not None),
         train_dataset=train_set,
         eval_dataset=valid_set,

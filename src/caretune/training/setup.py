@@ -7,22 +7,26 @@ import os
 
 from caretune.training.config import TrainConfig
 from caretune.training.hyperparameters import Hyperparameters
+from caretune.training.start import StartingPoint
 
 
-def trainable_model(base: str, method: str, hp: Hyperparameters):
-    """The base model, wrapped in LoRA adapters on every linear projection (attention and MLP) for ``lora``.
+def trainable_model(start: StartingPoint, method: str, hp: Hyperparameters):
+    """The base model, wrapped in LoRA adapters on every linear projection (attention and MLP) for ``lora``,
+    or in the fine-tune's own adapter, trainable, when continuing one (its rank and targets then stand).
 
     Seeded first: the adapters' random initialisation is part of what ``--seed`` reproduces.
     """
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import set_seed
 
     from caretune.models.registry import load_model
 
     set_seed(hp.seed)
-    model = load_model(base)
+    model = load_model(start.base_model)
     if method == "full":
         return model
+    if start.adapter_dir is not None:
+        return PeftModel.from_pretrained(model, start.adapter_dir, is_trainable=True)
     lora = LoraConfig(
         r=hp.lora_r, lora_alpha=hp.lora_alpha, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM"
     )
