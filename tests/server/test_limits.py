@@ -70,3 +70,19 @@ def test_engine_pool_keeps_the_most_recent(tiny_gemma_dir: Path, tiny_llama_dir:
     pool.get(llama)
     assert pool.loaded_ids() == (["l"] if capacity == 1 else ["g", "l"])
     assert (pool.get(gemma) is first) == (capacity == 2)
+
+
+def test_threads_setting_reaches_the_engine(tiny_gemma_dir: Path) -> None:
+    import torch
+
+    from caretune.server.catalog import ServedModel
+    from caretune.server.engine_pool import EnginePool
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        pool = EnginePool(capacity=1, engine_kind="transformers", max_in_flight=1, threads=1)
+        pool.get(ServedModel(id="tiny", source=str(tiny_gemma_dir), created=0, owned_by="system"))
+        assert torch.get_num_threads() == 1  # what --threads 1 asks of the transformers engine
+    finally:
+        torch.set_num_threads(before)

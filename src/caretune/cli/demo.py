@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from caretune.cli.app import app
+from caretune.cli.options import EngineOption, ThreadsOption
 
 if TYPE_CHECKING:
     from caretune.engines import Engine, SamplingParams
@@ -28,7 +29,8 @@ def ask(
         str | None, typer.Option(help="System prompt for every model; default: the first run's own.")
     ] = None,
     max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 96,
-    engine: Annotated[str, typer.Option(help="auto, llamacpp or transformers.")] = "auto",
+    engine: EngineOption = "auto",
+    threads: ThreadsOption = None,
 ) -> None:
     """Ask every model the same questions (greedy) and print the answers side by side."""
     from rich.console import Console
@@ -38,7 +40,7 @@ def ask(
     from caretune.engines import SamplingParams, load_engine
 
     asked = questions or [q.question for q in demo_questions()]
-    engines = [load_engine(ref, engine=engine) for ref in model]
+    engines = [load_engine(ref, engine=engine, n_threads=threads) for ref in model]
     system = system or next((e.system_prompt for e in engines if e.system_prompt), None)
     system = system or f"You are a customer support agent for {COMPANY.handle}."
     params = SamplingParams(max_tokens=max_tokens, temperature=0)

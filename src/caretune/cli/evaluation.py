@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from caretune.cli.app import app
+from caretune.cli.options import EngineOption, ThreadsOption
 
 
 def _compare(old: Path, new: Path, out: Path | None) -> None:
@@ -48,7 +49,8 @@ def eval_command(
         int | None, typer.Option(min=1, help="Evaluate a seeded random sample of N turns/messages.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for --limit sampling, sampled turns and generation.")] = 0,
-    engine: Annotated[str, typer.Option(help="Inference engine: auto, llamacpp or transformers.")] = "auto",
+    engine: EngineOption = "auto",
+    threads: ThreadsOption = None,
     max_tokens: Annotated[int, typer.Option(min=1, help="Longest reply generated, in tokens.")] = 64,
     temperature: Annotated[float, typer.Option(min=0.0, max=2.0, help="0 = greedy (the default).")] = 0.0,
     text_column: Annotated[str | None, typer.Option(help="Column/key holding the message in --questions.")] = None,
@@ -79,7 +81,7 @@ def eval_command(
 
     config = EvalConfig(
         models=model, data=data, questions=questions, train=train, base=base, limit=limit, seed=seed,
-        engine=engine, max_tokens=max_tokens, temperature=temperature, text_column=text_column, system=system,
+        engine=engine, threads=threads, max_tokens=max_tokens, temperature=temperature, text_column=text_column, system=system,
         n_samples=samples, reuse=reuse,
     )
     report, outcomes = evaluate(config)

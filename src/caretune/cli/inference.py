@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from caretune.cli.app import app
+from caretune.cli.options import EngineOption, ThreadsOption
 
 _CHAT_HELP = "Commands: /reset (forget the conversation), /system TEXT, /params NAME=VALUE ..., /quit."
 
@@ -35,7 +36,8 @@ def export(
 @app.command(epilog=_CHAT_HELP)
 def chat(
     model: Annotated[str, typer.Argument(help="Run directory, registry name, HF directory or GGUF file.")],
-    engine: Annotated[str, typer.Option(help="auto, llamacpp or transformers.")] = "auto",
+    engine: EngineOption = "auto",
+    threads: ThreadsOption = None,
     system: Annotated[Optional[str], typer.Option(help="System prompt (default: the run's).")] = None,
     temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.7,
     max_tokens: Annotated[int, typer.Option(help="Longest reply, in tokens.")] = 256,
@@ -44,7 +46,7 @@ def chat(
     from caretune.engines import SamplingParams, load_engine
     from caretune.engines.chat_session import ChatSession
 
-    loaded = load_engine(model, engine=engine)
+    loaded = load_engine(model, engine=engine, n_threads=threads)
     try:
         session = ChatSession(
             loaded, system or loaded.system_prompt, SamplingParams(temperature=temperature, max_tokens=max_tokens)

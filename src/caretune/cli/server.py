@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from caretune.cli.app import app
+from caretune.cli.options import EngineOption, ThreadsOption
 
 keys_app = typer.Typer(help="Manage the API keys the server accepts (stored hashed).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -35,7 +36,8 @@ def serve(
     model: Optional[list[str]] = typer.Option(
         None, "--model", help="Serve this model (registry name, run dir, HF dir, or NAME=PATH); repeatable."
     ),
-    engine: str = typer.Option("auto", help="Inference engine: auto, llamacpp or transformers."),
+    engine: EngineOption = "auto",
+    threads: ThreadsOption = None,
     max_queue: int = typer.Option(64, help="Requests in flight per model before answering 429."),
 ) -> None:
     """Serve the OpenAI-compatible API (and the chat page at /)."""
@@ -46,7 +48,7 @@ def serve(
     settings = _settings(
         host=host, port=port, database_url=database_url, data_dir=data_dir, no_auth=no_auth,
         max_loaded_models=max_loaded_models, max_upload_mb=max_upload_mb, models=model or None,
-        engine=engine, max_queue=max_queue,
+        engine=engine, threads=threads, max_queue=max_queue,
     )
     if no_auth:
         typer.secho("WARNING: --no-auth: the API accepts requests without a key.", fg="yellow", err=True)

@@ -40,6 +40,7 @@ class EvalConfig(BaseModel):
     limit: int | None = Field(default=None, ge=1)
     seed: int = 0
     engine: str = "auto"
+    threads: int | None = Field(default=None, ge=1)  # not part of `generation`: it changes speed, not replies
     max_tokens: int = Field(default=64, ge=1)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     text_column: str | None = None
@@ -92,7 +93,7 @@ def _run_model(  # noqa: ANN001 - params is a SamplingParams (engines are import
     """Generate with the model as served, then (reference mode) score its likelihood with transformers."""
     from caretune.engines import load_engine
 
-    engine = load_engine(ref, engine=config.engine)
+    engine = load_engine(ref, engine=config.engine, n_threads=config.threads)
     try:
         histories = [_with_system(t.history, engine.system_prompt) for t in turns]
         replies = model_responder(name, engine, params).respond(histories)
@@ -115,7 +116,7 @@ def _run_few_shot(  # noqa: ANN001 - params is a SamplingParams (engines are imp
     from caretune.engines import load_engine
 
     name = _few_shot_name(base)
-    engine = load_engine(base, engine=config.engine)
+    engine = load_engine(base, engine=config.engine, n_threads=config.threads)
     try:
         examples = pick_examples(train, seed=config.seed)
         replies = few_shot_responder(name, engine, params, examples).respond([t.history for t in turns])

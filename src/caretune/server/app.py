@@ -51,7 +51,7 @@ def build_state(settings: ServerSettings) -> ServerState:
         sessions=sessions,
         files=FileStore(settings.data_dir / "files"),
         catalog=Catalog(settings.models, sessions, settings.org),
-        engines=EnginePool(settings.max_loaded_models, settings.engine, settings.max_queue),
+        engines=EnginePool(settings.max_loaded_models, settings.engine, settings.max_queue, settings.threads),
     )
 
 

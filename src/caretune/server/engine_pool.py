@@ -18,9 +18,10 @@ from caretune.server.errors import Overloaded
 class EnginePool:
     """Up to ``capacity`` engines in memory, most recently used last."""
 
-    def __init__(self, capacity: int, engine_kind: str, max_in_flight: int) -> None:
+    def __init__(self, capacity: int, engine_kind: str, max_in_flight: int, threads: int | None = None) -> None:
         self._capacity = capacity
         self._engine_kind = engine_kind
+        self._threads = threads
         self._max_in_flight = max_in_flight
         self._loaded: OrderedDict[str, Engine] = OrderedDict()
         self._load_locks: dict[str, threading.Lock] = {}
@@ -80,7 +81,7 @@ class EnginePool:
     def _load(self, model: ServedModel) -> Engine:
         from caretune.engines import load_engine
 
-        return load_engine(model.source, engine=self._engine_kind)
+        return load_engine(model.source, engine=self._engine_kind, n_threads=self._threads)
 
 
 class Slot:

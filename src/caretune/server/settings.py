@@ -36,6 +36,7 @@ class ServerSettings(BaseModel):
         "Empty: every registered base model. Succeeded fine-tunes are always served.",
     )
     engine: str = Field("auto", description="Inference engine: auto, llamacpp or transformers.")
+    threads: int | None = Field(None, ge=1, description="CPU threads per loaded model (default: the engine's).")
     max_queue: int = Field(64, ge=1, description="Requests waiting or running per model before a 429.")
     org: str = Field("caretune", description="The organisation part of fine-tuned model ids.")
     run_worker: bool = Field(True, description="Start the fine-tuning worker process with the server.")
