@@ -42,6 +42,9 @@ def test_restart_in_the_middle_of_a_job_resumes_it(own_settings, tmp_path: Path)
         job_id = _upload_and_create(client, tmp_path, n_epochs=5, batch_size=1)
         queued_id = _upload_and_create(client, tmp_path / "second", n_epochs=1, batch_size=12)
         _wait_for_checkpoint(client, job_id)
+        running = client.fine_tuning.jobs.retrieve(job_id)
+        assert running.status == "running" and running.estimated_finish is not None
+        assert running.estimated_finish >= time.time() - 5  # from the pace of the steps so far: not in the past
     with running_server(own_settings.model_copy(update={"port": free_port()})) as url:
         client = openai.OpenAI(base_url=url, api_key=key, max_retries=0)
         # The resumed job comes first; the other one is still waiting its turn (cancelled: the test is done).
@@ -49,6 +52,7 @@ def test_restart_in_the_middle_of_a_job_resumes_it(own_settings, tmp_path: Path)
         client.fine_tuning.jobs.cancel(queued_id)
         job = wait_for(client, job_id, ("succeeded", "failed", "cancelled"))
         assert job.status == "succeeded", job.error
+        assert job.estimated_finish is None  # OpenAI's: only a running job has one
         messages = [e.message for e in client.fine_tuning.jobs.list_events(job_id, limit=100)]
         assert any(m.startswith("Training paused") for m in messages)
         assert any(m.startswith("Resuming from checkpoint-") for m in messages)

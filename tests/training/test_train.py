@@ -40,7 +40,7 @@ def test_loss_falls_and_run_dir_is_complete(
 
     info = RunInfo.load(run)
     assert info.status == "succeeded" and info.base_model == base and info.stop == ["\nCustomer:"]
-    assert info.hyperparameters.batch_size == 4 and info.trained_tokens > 0
+    assert info.hyperparameters.batch_size == 4 and info.trained_tokens > 0 and info.total_steps == 30
     assert info.system_prompt == "You are a customer support agent for Acme."
     assert set(info.data) == {str(chat_data_dir / "train.jsonl"), str(chat_data_dir / "valid.jsonl")}
     assert (run / ("adapter/adapter_config.json" if method == "lora" else "model/config.json")).is_file()

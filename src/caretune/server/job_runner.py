@@ -17,6 +17,7 @@ import shutil
 import signal
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -111,12 +112,15 @@ def _checkpoint_dirs(model_dir: Path) -> list[Path]:
 
 
 class _Recorder:
-    """``on_event`` of ``train``: each metrics record becomes a job event; new checkpoints get recorded."""
+    """``on_event`` of ``train``: each metrics record becomes a job event; new checkpoints get recorded, and
+    the job's ``estimated_finish`` follows the pace of the steps trained so far."""
 
     def __init__(self, session: Session, job: Job) -> None:
         self._session = session
         self._job = job
         self._last_metrics: dict[str, Any] = {}
+        self._first: tuple[int, float] | None = None  # (step, monotonic time) of the first record seen
+        self._total: int | None = None  # the run's planned steps
 
     def __call__(self, record: dict[str, Any]) -> None:
         data = json.loads(json.dumps(record, default=str))
@@ -124,7 +128,25 @@ class _Recorder:
         step = data.get("step")
         shown = ", ".join(f"{k}={_short(v)}" for k, v in data.items() if k != "step")
         add_event(self._session, self._job.id, f"Step {step}: {shown}" if step is not None else shown, data=data)
+        if step is not None:
+            self._estimate_finish(int(step))
         self.sync_checkpoints()
+
+    def _estimate_finish(self, step: int) -> None:
+        """Remaining steps at the pace since the first record (a resumed run times its own steps only)."""
+        from caretune.training.runinfo import RunInfo
+
+        now = time.monotonic()
+        if self._first is None:
+            self._first = (step, now)
+            self._total = RunInfo.load(self._job.model_dir).total_steps  # run.json is written before step 1
+            return
+        first_step, started = self._first
+        if self._total is None or step <= first_step:
+            return
+        seconds_left = (self._total - step) * (now - started) / (step - first_step)
+        transition(self._session, self._job.id, ("running",),
+                   estimated_finish=utcnow() + timedelta(seconds=max(seconds_left, 0.0)))
 
     def sync_checkpoints(self) -> None:
         """Record checkpoints saved since the last call."""

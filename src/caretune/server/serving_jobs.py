@@ -157,6 +157,7 @@ def to_object(job: Job, org: str) -> FineTuningJob:
         validation_file=job.validation_file,
         result_files=job.result_files or [],
         trained_tokens=job.trained_tokens,
+        estimated_finish=unix(job.estimated_finish) if job.status == "running" else None,
         error=error,
         seed=job.seed,
         suffix=job.suffix,

@@ -41,6 +41,7 @@ class Job(Base):
     model_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     result_files: Mapped[list[str]] = mapped_column(JSON, default=list)
     trained_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    estimated_finish: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(60), nullable=True)
     error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     error_param: Mapped[str | None] = mapped_column(String(60), nullable=True)

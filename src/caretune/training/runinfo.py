@@ -31,6 +31,7 @@ class RunInfo(BaseModel):
     system_prompt: str | None
     hyperparameters: Hyperparameters
     data: dict[str, str] = Field(description="data file path -> sha256")
+    total_steps: int | None = Field(None, description="optimiser steps the run plans to take (for an ETA)")
     trained_tokens: int = 0
     status: Status = "running"
     created_at: datetime = Field(default_factory=now)

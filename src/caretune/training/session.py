@@ -126,9 +126,11 @@ def _run_info(config: TrainConfig, data: _TokenizedData) -> RunInfo:
     """``run.json`` at the start of a run: what serving needs, and what reproduces it."""
     from caretune.training.data import common_system_prompt, sha256_of
     from caretune.training.hyperparameters import resolve_hyperparameters
+    from caretune.training.setup import planned_steps
     from caretune.training.start import starting_point
 
     start = starting_point(config.base, config.method)
+    hyperparameters = resolve_hyperparameters(config, len(data.train))
     return RunInfo(
         name=config.out.name,
         base_model=start.base_model,
@@ -137,7 +139,8 @@ def _run_info(config: TrainConfig, data: _TokenizedData) -> RunInfo:
         prompt_format=data.fmt,
         stop=data.fmt.stop,
         system_prompt=common_system_prompt(data.examples),
-        hyperparameters=resolve_hyperparameters(config, len(data.train)),
+        hyperparameters=hyperparameters,
+        total_steps=planned_steps(len(data.train), hyperparameters),
         data={str(f): sha256_of(f) for f in data.files},
     )
 
