@@ -57,11 +57,17 @@ def test_eval_writes_every_report_file(report_dir: Path) -> None:
     assert set(report.brands) == {"Acme", "Zeta"} and sum(report.brands.values()) == 6
     assert set(model.per_brand) == {"Acme", "Zeta"}
     assert len(report.samples) == 6 and set(report.samples[0].replies) == {s.name for s in report.systems}
+    # The model against each baseline, per turn: retrieval answers these turns exactly, the random model cannot.
+    against_retrieval = {d.metric: d for d in report.paired if d.against == "retrieval"}
+    assert {(d.against, d.metric) for d in report.paired} == {
+        (b, m) for b in ("few-shot " + model.name, "retrieval") for m in ("semantic_similarity", "rouge_l")}
+    assert against_retrieval["rouge_l"].high < 0 and against_retrieval["rouge_l"].worse == 6
 
     html = (report_dir / "report.html").read_text(encoding="utf-8")
     md = (report_dir / "report.md").read_text(encoding="utf-8")
     assert "data:image/png;base64," in html and "<img" in html and 'src="http' not in html
     assert "## Per brand" in md and "## Sampled turns" in md and "| ROUGE-L F1 |" in md
+    assert "Is the difference real?" in md and "| behind |" in md and "Is the difference real?" in html
     assert (report_dir / "charts" / "semantic_similarity.png").read_bytes().startswith(b"\x89PNG")
 
 
@@ -113,3 +119,17 @@ def test_reuse_takes_matching_replies_from_a_previous_report(
     # Other settings give other replies: nothing is reused.
     _eval(*args[:-2], "--max-tokens", "4", "--reuse", str(report_dir), "--out", str(tmp_path / "other"))
     assert "REUSED" not in {s.replies[name] for s in read_report(tmp_path / "other").samples}
+
+
+def test_questions_take_a_runs_own_training_file(tiny_llama_run: Path, chat_data_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    run = shutil.copytree(tiny_llama_run, tmp_path / "run")
+    info = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    train = chat_data_dir / "train.jsonl"
+    (run / "run.json").write_text(json.dumps({**info, "data": {str(train): "sha"}}), encoding="utf-8")
+    questions = write_jsonl(tmp_path / "questions.jsonl", ["where is my parcel", "reset my password"])
+    out = tmp_path / "report"
+    _eval("--model", str(run), "--questions", str(questions), "--out", str(out), "--max-tokens", "4",
+          "--engine", "transformers")  # no --train: the run says what it was trained on
+    assert read_report(out).settings.train == train

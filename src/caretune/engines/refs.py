@@ -30,6 +30,7 @@ class RunView(BaseModel):
     prompt_format: dict | None = None
     stop: list[str] = Field(default_factory=list)
     system_prompt: str | None = None
+    data: dict[str, str] = Field(default_factory=dict)  # the files it was trained on (training's first)
 
 
 class ModelRef(BaseModel):

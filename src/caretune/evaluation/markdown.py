@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from caretune.evaluation.schema import METRICS, EvalReport, Sample
-from caretune.evaluation.tables import Table, brand_table, metrics_table
+from caretune.evaluation.tables import Table, brand_table, metrics_table, paired_table
 
 
 def _cell(text: str) -> str:
@@ -48,7 +48,11 @@ def summary_lines(report: EvalReport) -> list[str]:
 def render_markdown(report: EvalReport, chart_files: dict[str, str]) -> str:
     """The whole report; ``chart_files`` maps metric names to PNG paths relative to the report."""
     parts = [f"# caretune evaluation ({report.mode})", "\n".join(f"- {line}" for line in summary_lines(report))]
-    parts += ["## Metrics", md_table(metrics_table(report)), "## Charts"]
+    parts += ["## Metrics", md_table(metrics_table(report))]
+    paired = paired_table(report)
+    if paired is not None:
+        parts += ["## Is the difference real? (paired, per turn)", md_table(paired)]
+    parts += ["## Charts"]
     parts += [f"![{METRICS[m].label}]({path})" for m, path in chart_files.items()]
     brands = brand_table(report)
     if brands is not None:

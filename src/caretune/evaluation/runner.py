@@ -15,6 +15,7 @@ from typing import Callable
 
 from pydantic import BaseModel, Field
 
+from caretune.engines.refs import resolve_ref
 from caretune.errors import InputError
 from caretune.evaluation.embeddings import get_embedder
 from caretune.evaluation.fewshot import pick_examples
@@ -25,7 +26,8 @@ from caretune.evaluation.questions import load_questions
 from caretune.evaluation.responders import RetrievalResponder, few_shot_responder, model_responder
 from caretune.evaluation.retrieval import RetrievalIndex
 from caretune.evaluation.schema import EvalReport, EvalSettings, Metrics, Mode, Sample, SystemResult
-from caretune.evaluation.scoring import by_brand, reference_free_metrics, reference_metrics
+from caretune.evaluation.paired import PairedDiff, paired_diff
+from caretune.evaluation.scoring import by_brand, reference_free_metrics, reference_metrics, rouge_per_turn
 from caretune.evaluation.turns import Turn, load_turns
 
 
@@ -72,11 +74,16 @@ def _workload(config: EvalConfig) -> list[Turn]:
 
 
 def _train_path(config: EvalConfig) -> Path:
-    """``--train``, else the ``train.jsonl`` beside ``--data`` (what ``caretune prepare`` writes)."""
+    """``--train``, else the ``train.jsonl`` beside ``--data`` (what ``caretune prepare`` writes), else the
+    file the first model (a run) was trained on."""
     if config.train is not None:
         return config.train
     if config.data is not None and (config.data.parent / "train.jsonl").is_file():
         return config.data.parent / "train.jsonl"
+    run = resolve_ref(config.models[0]).run
+    trained_on = next(iter(run.data), None) if run is not None else None
+    if trained_on is not None and Path(trained_on).is_file():
+        return Path(trained_on)
     raise InputError("the baselines need training conversations: pass --train FILE (e.g. prepared/train.jsonl)")
 
 
@@ -142,10 +149,22 @@ def _unique_names(refs: list[str]) -> list[str]:
 Aggregate = Callable[[list[int]], Metrics]
 
 
-def _reference_aggregate(outcome: Outcome, turns: list[Turn]) -> Aggregate:
-    """Metrics of any subset of turns against the real replies (similarities embedded once)."""
+PerTurn = dict[str, list[float]]
+
+
+def _per_turn(outcome: Outcome, turns: list[Turn], mode: Mode) -> PerTurn:
+    """The per-turn scores behind the means (embedded once per system), for aggregates and paired tests."""
+    texts = [r.text for r in outcome.replies]
+    if mode == "questions":
+        return {"on_topic": get_embedder().pair_similarity([t.history[-1]["content"] for t in turns], texts)}
     refs = [t.reference or "" for t in turns]
-    sims = get_embedder().pair_similarity([r.text for r in outcome.replies], refs)
+    return {"semantic_similarity": get_embedder().pair_similarity(texts, refs), "rouge_l": rouge_per_turn(texts, refs)}
+
+
+def _reference_aggregate(outcome: Outcome, turns: list[Turn], scores: PerTurn) -> Aggregate:
+    """Metrics of any subset of turns against the real replies."""
+    refs = [t.reference or "" for t in turns]
+    sims = scores["semantic_similarity"]
 
     def aggregate(idx: list[int]) -> Metrics:
         stats = [outcome.stats[i] for i in idx] if outcome.stats is not None else None
@@ -155,20 +174,29 @@ def _reference_aggregate(outcome: Outcome, turns: list[Turn]) -> Aggregate:
     return aggregate
 
 
-def _questions_aggregate(outcome: Outcome, turns: list[Turn]) -> Aggregate:
+def _questions_aggregate(outcome: Outcome, turns: list[Turn], scores: PerTurn) -> Aggregate:
     """Reference-free metrics of any subset of questions (on-topic = question-reply similarity)."""
-    questions = [t.history[-1]["content"] for t in turns]
-    sims = get_embedder().pair_similarity(questions, [r.text for r in outcome.replies])
+    sims = scores["on_topic"]
     return lambda idx: reference_free_metrics([outcome.replies[i] for i in idx], [sims[i] for i in idx])
 
 
-def _score(outcome: Outcome, turns: list[Turn], mode: Mode) -> SystemResult:
+def _score(outcome: Outcome, turns: list[Turn], mode: Mode, scores: PerTurn) -> SystemResult:
     """Overall and per-brand metrics of one system."""
-    aggregate = (_reference_aggregate if mode == "reference" else _questions_aggregate)(outcome, turns)
+    aggregate = (_reference_aggregate if mode == "reference" else _questions_aggregate)(outcome, turns, scores)
     return SystemResult(
         name=outcome.name, kind=outcome.kind, source=outcome.source,
         metrics=aggregate(list(range(len(turns)))), per_brand=by_brand([t.brand for t in turns], aggregate),
     )
+
+
+def _paired(outcomes: list[Outcome], scores: list[PerTurn], seed: int) -> list[PairedDiff]:
+    """The first model (the fine-tune under test) against every other system, on each per-turn score."""
+    first, *others = zip(outcomes, scores)
+    return [
+        paired_diff(first[0].name, outcome.name, metric, first[1][metric], theirs[metric], seed)
+        for outcome, theirs in others
+        for metric in first[1]
+    ]
 
 
 def _samples(turns: list[Turn], outcomes: list[Outcome], n: int, seed: int) -> list[Sample]:
@@ -223,9 +251,11 @@ def evaluate(config: EvalConfig) -> tuple[EvalReport, list[Outcome]]:
         limit=config.limit, seed=config.seed, engine=config.engine, max_tokens=config.max_tokens,
         temperature=config.temperature,
     )
+    scores = [_per_turn(o, turns, config.mode) for o in outcomes]
     report = EvalReport(
         mode=config.mode, settings=settings, n_turns=len(turns), brands=_brand_counts(turns),
-        systems=[_score(o, turns, config.mode) for o in outcomes],
+        systems=[_score(o, turns, config.mode, s) for o, s in zip(outcomes, scores)],
+        paired=_paired(outcomes, scores, config.seed),
         samples=_samples(turns, outcomes, config.n_samples, config.seed),
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         wall_time_s=time.perf_counter() - start,

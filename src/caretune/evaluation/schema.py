@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from caretune.evaluation.paired import PairedDiff
+
 Mode = Literal["reference", "questions"]
 Metrics = dict[str, float | None]
 
@@ -85,6 +87,7 @@ class EvalReport(BaseModel):
     n_turns: int
     brands: dict[str, int] = {}
     systems: list[SystemResult]
+    paired: list[PairedDiff] = []  # the first model against each other system, per turn (older reports: none)
     samples: list[Sample]
     created_at: str
     wall_time_s: float

@@ -41,10 +41,15 @@ def reference_metrics(
         "token_accuracy": total.token_accuracy,
         "bleu": m.corpus_bleu(texts, references),
         "chrf": m.corpus_chrf(texts, references),
-        "rouge_l": fmean(m.rouge_l(t, ref) for t, ref in zip(texts, references)),
+        "rouge_l": fmean(rouge_per_turn(texts, references)),
         "semantic_similarity": fmean(similarities),
         **_behaviour(replies),
     }
+
+
+def rouge_per_turn(texts: list[str], references: list[str]) -> list[float]:
+    """ROUGE-L F1 of each reply against its reference (the report's mean, and paired comparisons)."""
+    return [m.rouge_l(t, ref) for t, ref in zip(texts, references)]
 
 
 def reference_free_metrics(replies: list[Reply], on_topic: list[float]) -> Metrics:

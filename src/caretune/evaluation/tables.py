@@ -45,6 +45,20 @@ def metrics_table(report: EvalReport) -> Table:
     return table
 
 
+def paired_table(report: EvalReport) -> Table | None:
+    """The first model against each other system: the per-turn mean difference, its 95% interval, and
+    whether the gap is real (the interval excludes 0); None when the report has no comparisons."""
+    if not report.paired:
+        return None
+    header = ["System", "Against", "Metric", "Difference", "95% interval", "Better / worse turns", "Verdict"]
+    rows = [
+        [d.system, d.against, METRICS[d.metric].label, f"{d.mean_diff:+.3f}", f"{d.low:+.3f} … {d.high:+.3f}",
+         f"{d.better} / {d.worse}", "ahead" if d.low > 0 else "behind" if d.high < 0 else "no clear difference"]
+        for d in report.paired
+    ]
+    return Table(header=header, rows=rows)
+
+
 def brand_table(report: EvalReport) -> Table | None:
     """Brand × system rows with the key quality metrics; None when the data has no brands."""
     if not report.brands:
