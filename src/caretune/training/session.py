@@ -12,6 +12,7 @@ from caretune.errors import InputError
 from caretune.training.callbacks import FinalCheckpoint, MetricsRecorder, ProgressBar, StopOnInterrupt
 from caretune.training.config import TrainConfig
 from caretune.training.runinfo import RunInfo, Status, now
+from caretune.training.start import StartingPoint, starting_point
 
 
 @dataclass
@@ -30,12 +31,13 @@ class Session:
         """Read and tokenize the data, resolve ``auto`` hyperparameters, build the model and the Trainer."""
         from datasets import Dataset
 
-        data = _TokenizedData.read(config)
-        info = _run_info(config, data)
+        start = starting_point(config.base, config.method)
+        data = _TokenizedData.read(config, start)
+        info = _run_info(config, data, start)
         resume_from = _resume_checkpoint(config)
         interrupt = StopOnInterrupt()
         valid_set = Dataset.from_list(data.valid) if data.valid else None
-        trainer = _build_trainer(config, info, Dataset.from_list(data.train), valid_set)
+        trainer = _build_trainer(config, info, start, Dataset.from_list(data.train), valid_set)
         recorder = MetricsRecorder(config.out / "metrics.jsonl", on_event, _step_of(resume_from))
         trainer.tokens_seen = recorder.tokens_seen_so_far()
         for callback in (recorder, ProgressBar(recorder), interrupt, FinalCheckpoint(evaluate=bool(data.valid))):
@@ -88,17 +90,15 @@ class _TokenizedData:
     fmt: object
 
     @classmethod
-    def read(cls, config: TrainConfig) -> _TokenizedData:
+    def read(cls, config: TrainConfig, start: StartingPoint) -> _TokenizedData:
         from caretune.models.registry import load_tokenizer
         from caretune.prompting import choose_format
         from caretune.training.data import data_files, read_conversations, tokenize_examples
-        from caretune.training.start import starting_point
 
         train_file, valid_file = data_files(config.data, config.validation_file)
         examples = read_conversations(train_file)  # bad data fails before the model loads
         valid_examples = read_conversations(valid_file) if valid_file else []
         valid_examples = _sample(valid_examples, config.max_eval_examples, config.seed)
-        start = starting_point(config.base, config.method)
         tokenizer = load_tokenizer(start.base_model)
         fmt = start.prompt_format or choose_format(tokenizer, start.base_model)
         rows = tokenize_examples(examples, fmt, tokenizer, config.max_seq_len)
@@ -122,14 +122,12 @@ def _sample(examples: list, limit: int | None, seed: int) -> list:
     return [examples[i] for i in keep]
 
 
-def _run_info(config: TrainConfig, data: _TokenizedData) -> RunInfo:
+def _run_info(config: TrainConfig, data: _TokenizedData, start: StartingPoint) -> RunInfo:
     """``run.json`` at the start of a run: what serving needs, and what reproduces it."""
     from caretune.training.data import common_system_prompt, sha256_of
     from caretune.training.hyperparameters import resolve_hyperparameters
     from caretune.training.setup import planned_steps
-    from caretune.training.start import starting_point
 
-    start = starting_point(config.base, config.method)
     hyperparameters = resolve_hyperparameters(config, len(data.train))
     return RunInfo(
         name=config.out.name,
@@ -145,16 +143,15 @@ def _run_info(config: TrainConfig, data: _TokenizedData) -> RunInfo:
     )
 
 
-def _build_trainer(config: TrainConfig, info: RunInfo, train_set, valid_set):
+def _build_trainer(config: TrainConfig, info: RunInfo, start: StartingPoint, train_set, valid_set):
     from transformers import DataCollatorWithFlattening
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     from caretune.training.setup import trainable_model, training_arguments
-    from caretune.training.start import starting_point
     from caretune.training.trainer import TargetLossTrainer
 
     trainer = TargetLossTrainer(
-        model=trainable_model(starting_point(config.base, config.method), config.method, info.hyperparameters),
+        model=trainable_model(start, config.method, info.hyperparameters),
         args=training_arguments(config, info.hyperparameters, len(train_set), valid_set is not None),
         train_dataset=train_set,
         eval_dataset=valid_set,
