@@ -9,7 +9,7 @@ import pytest
 from caretune.evaluation import metrics as m
 from caretune.evaluation.likelihood import TokenStats
 from caretune.evaluation.responders import Reply
-from caretune.evaluation.scoring import by_brand, reference_free_metrics, reference_metrics
+from caretune.evaluation.scoring import by_brand, reference_free_metrics, reference_metrics, rouge_per_turn
 
 SENTENCE = "please send us a direct message with your order number"
 
@@ -49,7 +49,8 @@ def test_placeholder_and_customer_side_detection() -> None:
 def test_reference_metrics_aggregate_turns() -> None:
     replies = [Reply(text=SENTENCE, clean_stop=True, latency_s=0.5), Reply(text="x y", clean_stop=False, latency_s=1.5)]
     stats = [TokenStats(nll=2.0, tokens=2, correct=1), TokenStats(nll=0.0, tokens=2, correct=2)]
-    out = reference_metrics(replies, [SENTENCE, "a b"], [1.0, 0.0], stats)
+    rouge = rouge_per_turn([r.text for r in replies], [SENTENCE, "a b"])
+    out = reference_metrics(replies, [SENTENCE, "a b"], [1.0, 0.0], rouge, stats)
     assert out["perplexity"] == pytest.approx(math.exp(0.5))
     assert out["token_accuracy"] == pytest.approx(0.75)
     assert out["rouge_l"] == pytest.approx(0.5)
@@ -60,7 +61,7 @@ def test_reference_metrics_aggregate_turns() -> None:
 
 
 def test_reference_metrics_without_likelihood_leave_perplexity_empty() -> None:
-    out = reference_metrics([Reply(text="a b c d", clean_stop=True, latency_s=0)], ["a b c d"], [1.0], None)
+    out = reference_metrics([Reply(text="a b c d", clean_stop=True, latency_s=0)], ["a b c d"], [1.0], [1.0], None)
     assert out["perplexity"] is None and out["token_accuracy"] is None
 
 

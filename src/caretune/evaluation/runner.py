@@ -164,12 +164,14 @@ def _per_turn(outcome: Outcome, turns: list[Turn], mode: Mode) -> PerTurn:
 def _reference_aggregate(outcome: Outcome, turns: list[Turn], scores: PerTurn) -> Aggregate:
     """Metrics of any subset of turns against the real replies."""
     refs = [t.reference or "" for t in turns]
-    sims = scores["semantic_similarity"]
+    sims, rouge = scores["semantic_similarity"], scores["rouge_l"]
 
     def aggregate(idx: list[int]) -> Metrics:
         stats = [outcome.stats[i] for i in idx] if outcome.stats is not None else None
         replies = [outcome.replies[i] for i in idx]
-        return reference_metrics(replies, [refs[i] for i in idx], [sims[i] for i in idx], stats)
+        return reference_metrics(
+            replies, [refs[i] for i in idx], [sims[i] for i in idx], [rouge[i] for i in idx], stats
+        )
 
     return aggregate
 

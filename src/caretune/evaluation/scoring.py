@@ -31,9 +31,15 @@ def _behaviour(replies: list[Reply]) -> Metrics:
 
 
 def reference_metrics(
-    replies: list[Reply], references: list[str], similarities: list[float], stats: list[TokenStats] | None
+    replies: list[Reply],
+    references: list[str],
+    similarities: list[float],
+    rouge: list[float],
+    stats: list[TokenStats] | None,
 ) -> Metrics:
-    """Every reference metric for aligned lists (``stats`` is None for systems without a likelihood)."""
+    """Every reference metric for aligned lists: the per-turn scores (``similarities``, ``rouge`` from
+    ``rouge_per_turn``) are computed once per system and averaged here over any subset of turns; ``stats``
+    is None for systems without a likelihood."""
     texts = [r.text for r in replies]
     total = sum(stats, TokenStats()) if stats is not None else TokenStats()
     return {
@@ -41,7 +47,7 @@ def reference_metrics(
         "token_accuracy": total.token_accuracy,
         "bleu": m.corpus_bleu(texts, references),
         "chrf": m.corpus_chrf(texts, references),
-        "rouge_l": fmean(rouge_per_turn(texts, references)),
+        "rouge_l": fmean(rouge),
         "semantic_similarity": fmean(similarities),
         **_behaviour(replies),
     }
