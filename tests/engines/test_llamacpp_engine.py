@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -126,6 +127,65 @@ def test_abandoned_stream_frees_its_sequence(llamacpp_llama_run_engine) -> None:
         stream.close()
     result = llamacpp_llama_run_engine.complete(PROMPTS[0], SamplingParams(temperature=0, max_tokens=5))
     assert result.completion_tokens == 5
+
+
+def test_async_streams_give_the_blocking_streams_events_and_share_decode_steps(llamacpp_llama_run_engine) -> None:
+    """The server's path: the decode thread hands events to the event loop directly; 8 at once still batch."""
+    engine = llamacpp_llama_run_engine
+    params = SamplingParams(temperature=0, max_tokens=20, logit_bias={2: -100})
+    expected = [list(engine.stream(p, params)) for p in PROMPTS]
+
+    async def collect(prompt: str) -> list:
+        return [event async for event in engine.astream(prompt, params)]
+
+    async def all_at_once() -> list[list]:
+        return await asyncio.gather(*(collect(PROMPTS[i % 4]) for i in range(8)))
+
+    before = engine._runtime.decode_calls
+    results = asyncio.run(all_at_once())
+    assert results == [expected[i % 4] for i in range(8)]
+    assert results[0][-1].usage.completion_tokens == 20
+    assert engine._runtime.decode_calls - before < 8 * 20 / 2
+
+
+def test_abandoned_async_stream_frees_its_sequence(llamacpp_llama_run_engine) -> None:
+    params = SamplingParams(temperature=0, max_tokens=50)
+
+    async def abandon() -> None:
+        for _ in range(20):  # more than there are sequence slots
+            stream = llamacpp_llama_run_engine.astream(PROMPTS[0], params)
+            await anext(stream)
+            await stream.aclose()
+
+    asyncio.run(abandon())
+    result = llamacpp_llama_run_engine.complete(PROMPTS[0], SamplingParams(temperature=0, max_tokens=5))
+    assert result.completion_tokens == 5
+
+
+def test_async_stream_refuses_best_of_and_reports_engine_errors(llamacpp_llama_run_engine) -> None:
+    async def first(params: SamplingParams, prompt: str = PROMPTS[0]):
+        return await anext(llamacpp_llama_run_engine.astream(prompt, params))
+
+    with pytest.raises(EngineError, match="best_of"):
+        asyncio.run(first(SamplingParams(n=1, best_of=2)))
+    with pytest.raises(EngineError, match="empty"):
+        asyncio.run(first(SamplingParams(), prompt=""))
+
+
+@pytest.mark.parametrize("engine_name", ["llamacpp_llama_run_engine", "hf_llama_run_engine"])
+def test_a_token_array_prompt_is_its_text_tokenized(engine_name: str, request: pytest.FixtureRequest) -> None:
+    engine = request.getfixturevalue(engine_name)
+    params = SamplingParams(temperature=0, max_tokens=12, logprobs=2)
+    ids = engine.tokenize(PROMPTS[1])
+    by_text, by_ids = engine.complete(PROMPTS[1], params), engine.complete(ids, params)
+    assert by_ids == by_text
+    assert by_ids.prompt_tokens == len(ids) == engine.count_tokens(ids)
+    echoed = engine.complete(ids, params.model_copy(update={"echo": True})).choices[0].text
+    assert echoed == engine.detokenize(ids) + by_text.choices[0].text
+    with pytest.raises(EngineError, match="token -1 at position 1"):
+        engine.complete([ids[0], -1], params)
+    with pytest.raises(EngineError, match=f"token {engine.vocab_size} at position 0"):
+        list(engine.stream([engine.vocab_size], params))
 
 
 def test_too_many_candidates_is_a_clear_error(llamacpp_llama_run_engine) -> None:

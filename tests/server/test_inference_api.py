@@ -98,6 +98,9 @@ def test_chat_completion_whole(client) -> None:
         ({"prompt": "hello " * 600}, "prompt"),
         ({"max_tokens": 100000}, "prompt"),
         ({"logit_bias": {"not-a-token": 1}}, "logit_bias"),
+        ({"prompt": [2, 10**9]}, "prompt"),  # a token id outside the vocabulary
+        ({"prompt": [[]]}, "prompt"),  # an empty token array
+        ({"prompt": [2, "mixed"]}, "prompt"),
     ],
 )
 def test_invalid_parameters_are_400_naming_the_parameter(client, kwargs: dict, param: str) -> None:
@@ -107,6 +110,25 @@ def test_invalid_parameters_are_400_naming_the_parameter(client, kwargs: dict, p
     assert info.value.status_code == 400
     assert info.value.body["param"] == param
     assert info.value.body["message"]
+
+
+def test_token_array_prompts_complete_like_their_text(client, tiny_gemma_dir) -> None:
+    """OpenAI's prompt may be token ids, or a list of token arrays; ids are taken exactly as given."""
+    from transformers import AutoTokenizer
+
+    text = "Customer: my order has not arrived yet\nAgent:"
+    ids = AutoTokenizer.from_pretrained(tiny_gemma_dir)(text).input_ids
+    kwargs = dict(model=TINY_MODEL, temperature=0, max_tokens=6)
+    by_text = client.completions.create(prompt=text, **kwargs)
+    by_ids = client.completions.create(prompt=ids, **kwargs)
+    assert by_ids.choices[0].text == by_text.choices[0].text
+    assert by_ids.usage.prompt_tokens == len(ids) == by_text.usage.prompt_tokens
+    both = client.completions.create(prompt=[ids, ids[:4]], **kwargs)
+    assert [c.index for c in both.choices] == [0, 1]
+    assert both.choices[0].text == by_text.choices[0].text
+    assert both.usage.prompt_tokens == len(ids) + 4
+    streamed = client.completions.create(prompt=ids, stream=True, **kwargs)
+    assert "".join(c.choices[0].text for c in streamed if c.choices) == by_text.choices[0].text
 
 
 def test_chat_prompt_longer_than_context_is_400(client) -> None:

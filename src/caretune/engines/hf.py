@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from caretune.engines.base import Engine, SamplingParams, StreamEvent, Usage
+from caretune.engines.base import Engine, Prompt, SamplingParams, StreamEvent, Usage
 from caretune.engines.candidate import Candidate
 from caretune.engines.prompting import load_prompting
 from caretune.engines.refs import ModelRef
@@ -84,6 +84,7 @@ class TransformersEngine(Engine):
             # many small kernels, ran 5-10x slower with 2 threads than with 1 on two shared cores). The
             # setting is process-wide in torch, so it is opt-in.
             torch.set_num_threads(n_threads)
+        super().__init__()
         self.model_id = ref.model_id
         hf_dir = _weights_dir(ref)
         self.prompting = load_prompting(ref, hf_dir)
@@ -91,22 +92,24 @@ class TransformersEngine(Engine):
         self._model = _load_model(hf_dir, ref.adapter_dir, torch.float32)
         config = self._model.config
         self.context_length = int(getattr(config, "max_position_embeddings", 2048))
+        self.vocab_size = self._model.get_input_embeddings().num_embeddings
         self._vocab = HFVocab(self._tokenizer, _eos_ids(self._model, self._tokenizer))
 
-    def count_tokens(self, text: str) -> int:
-        return len(self._encode(text))
-
-    def _encode(self, text: str) -> list[int]:
+    def tokenize(self, text: str) -> list[int]:
         return list(self._tokenizer(text, add_special_tokens=True)["input_ids"])
 
-    def _generate(self, prompt: str, params: SamplingParams) -> Iterator[StreamEvent]:
+    def detokenize(self, ids: list[int]) -> str:
+        return self._tokenizer.decode(ids, skip_special_tokens=True)
+
+    def _generate(self, prompt: Prompt, params: SamplingParams) -> Iterator[StreamEvent]:
         """Candidates one after another; each its own KV cache, so concurrent callers share nothing mutable."""
-        ids = self._encode(prompt)
+        ids = self.prompt_ids(prompt)
+        text = self.prompt_text(prompt, ids)
         budget = self._budget(len(ids), params)
         generated = 0
         for index in range(params.candidates):
             candidate = Candidate(index, params, self._vocab, budget, score=params.candidates > params.n)
-            yield from self._run(candidate, prompt, ids)
+            yield from self._run(candidate, text, ids)
             generated += candidate.generated
         yield StreamEvent(index=0, usage=Usage(prompt_tokens=len(ids), completion_tokens=generated))
 

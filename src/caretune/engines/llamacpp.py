@@ -6,15 +6,17 @@ sampling, stops and logprobs are the shared `Candidate` code, so the output matc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import queue
+from collections.abc import AsyncIterator, Iterator
 
-from caretune.engines.base import Engine, EngineError, SamplingParams, StreamEvent
+from caretune.engines.async_stream import LoopQueue
+from caretune.engines.base import Engine, EngineError, Prompt, SamplingParams, StreamEvent, check_streamable
 from caretune.engines.candidate import Candidate
 from caretune.engines.gguf_files import gguf_files
 from caretune.engines.llamacpp_runtime import LlamaRuntime, LlamaVocab, RuntimeConfig
 from caretune.engines.prompting import load_prompting
 from caretune.engines.refs import ModelRef
-from caretune.engines.scheduler import Request, Scheduler
+from caretune.engines.scheduler import Events, Request, Scheduler
 from caretune.export.gguf_model import GGUFDtype
 
 
@@ -29,6 +31,7 @@ class LlamaCppEngine(Engine):
         n_threads: int | None = None,
         base_dtype: GGUFDtype = "f16",
     ) -> None:
+        super().__init__()
         self.model_id = ref.model_id
         model_path, lora_path = gguf_files(ref, base_dtype)
         self.model_path, self.lora_path = model_path, lora_path
@@ -36,22 +39,36 @@ class LlamaCppEngine(Engine):
         config = RuntimeConfig(n_ctx=n_ctx, n_seq=max_sequences, n_threads=n_threads)
         self._runtime = LlamaRuntime(model_path, lora_path, config)
         self.context_length = min(self._runtime.n_ctx_train, n_ctx)
+        self.vocab_size = self._runtime.n_vocab
         self._vocab = LlamaVocab(self._runtime)
         self._scheduler = Scheduler(self._runtime)
 
-    def count_tokens(self, text: str) -> int:
-        return len(self._runtime.tokenize(text))
+    def tokenize(self, text: str) -> list[int]:
+        return self._runtime.tokenize(text)
 
-    def _generate(self, prompt: str, params: SamplingParams) -> Iterator[StreamEvent]:
+    def detokenize(self, ids: list[int]) -> str:
+        return b"".join(self._runtime.piece(token, special=False) for token in ids).decode("utf-8", "replace")
+
+    def _generate(self, prompt: Prompt, params: SamplingParams) -> Iterator[StreamEvent]:
+        yield from self._scheduler.submit(self._request(prompt, params, queue.Queue()))
+
+    async def astream(self, prompt: Prompt, params: SamplingParams) -> AsyncIterator[StreamEvent]:
+        """The decode thread hands this stream's events straight to the caller's event loop."""
+        check_streamable(params)
+        async for event in self._scheduler.submit_async(self._request(prompt, params, LoopQueue())):
+            yield event
+
+    def _request(self, prompt: Prompt, params: SamplingParams, events: Events) -> Request:
+        """The scheduler's request for ``prompt``: its tokens and candidates, each with its share of the cache."""
         n = params.candidates
         if n > self._runtime.config.n_seq:
             raise EngineError(f"at most {self._runtime.config.n_seq} candidates (n/best_of) per request")
-        ids = self._runtime.tokenize(prompt)
+        ids = self.prompt_ids(prompt)
         # The KV cache is shared by every sequence: candidates split what the prompt leaves of it.
         budget = min(self._budget(len(ids), params), (self._runtime.config.n_ctx - len(ids)) // n)
         candidates = [Candidate(i, params, self._vocab, budget, score=n > params.n) for i in range(n)]
-        request = Request(prompt, ids, candidates, want_prompt_logits=params.echo and params.logprobs is not None)
-        yield from self._scheduler.submit(request)
+        want_prompt_logits = params.echo and params.logprobs is not None
+        return Request(self.prompt_text(prompt, ids), ids, candidates, want_prompt_logits, events)
 
     def close(self) -> None:
         """Stop the decode thread and free llama.cpp's memory."""

@@ -18,6 +18,15 @@ from caretune.engines.base import EngineError
 from caretune.errors import CaretuneError
 
 
+# llama.cpp's CPU threads are OpenMP's (libgomp), whose workers spin for about 300,000 iterations after
+# each decode before they sleep, holding every core between two decodes. Whatever else must run then
+# waits for a core: the server sending the token just decoded, and a client on the same machine reading
+# it. On 2 cores half the first tokens reached the client 3-7 ms late; with a short spin none did, at the
+# same decoding speed (bench/serve.py). libgomp reads this when it loads, so it is set before llama_cpp is
+# imported; a value the user set wins.
+_OPENMP_SPIN = "1000"
+
+
 @dataclass(frozen=True)
 class RuntimeConfig:
     """Sizes of the llama.cpp context: total KV cells shared by all sequences, sequences, threads."""
@@ -44,6 +53,7 @@ class LlamaRuntime:
     def __init__(self, model_path: Path, lora_path: Path | None, config: RuntimeConfig) -> None:
         import os
 
+        os.environ.setdefault("GOMP_SPINCOUNT", _OPENMP_SPIN)
         import llama_cpp
 
         self._ll = llama_cpp

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 
+from caretune.engines.async_stream import LoopQueue
 from caretune.engines.base import EngineError, StreamEvent, Usage
 from caretune.engines.candidate import Candidate
 from caretune.engines.llamacpp_runtime import BatchToken, LlamaRuntime
 
 _DONE = object()
+
+# Where the decode thread puts a request's events: a queue a blocked thread reads, or one an event loop reads.
+Events = queue.Queue | LoopQueue
 
 
 def _first_token(active: _Active, prompt_logits: np.ndarray | None, last: np.ndarray) -> int | None:
@@ -28,6 +32,13 @@ def _first_token(active: _Active, prompt_logits: np.ndarray | None, last: np.nda
     candidate, request = active.candidate, active.request
     candidate.start(request.prompt, request.ids, prompt_logits)
     return None if candidate.finished else candidate.advance(last)
+
+
+def _raised(event: StreamEvent | BaseException) -> StreamEvent:
+    """The event, or the decode thread's error for this request raised in the caller."""
+    if isinstance(event, BaseException):
+        raise event
+    return event
 
 
 @dataclass
@@ -38,7 +49,7 @@ class Request:
     ids: list[int]
     candidates: list[Candidate]
     want_prompt_logits: bool
-    events: queue.Queue = field(default_factory=queue.Queue)
+    events: Events
     cancelled: bool = False
 
     @property
@@ -76,17 +87,27 @@ class Scheduler:
 
     def submit(self, request: Request) -> Iterator[StreamEvent]:
         """Queue a request and yield its events as the decode thread produces them."""
+        self._enqueue(request)
+        try:
+            while (event := request.events.get()) is not _DONE:
+                yield _raised(event)
+        finally:
+            request.cancelled = True  # a caller that stops reading frees its sequences at the next step
+
+    async def submit_async(self, request: Request) -> AsyncIterator[StreamEvent]:
+        """``submit`` for a coroutine; the request's ``events`` must be a ``LoopQueue`` of its event loop."""
+        self._enqueue(request)
+        try:
+            while (event := await request.events.get()) is not _DONE:
+                yield _raised(event)
+        finally:
+            request.cancelled = True
+
+    def _enqueue(self, request: Request) -> None:
         with self._lock:  # a request is queued before close's sentinel, or refused
             if self._closed:
                 raise EngineError("the engine is closed")
             self._inbox.put(request)
-        try:
-            while (event := request.events.get()) is not _DONE:
-                if isinstance(event, BaseException):
-                    raise event
-                yield event
-        finally:
-            request.cancelled = True  # a caller that stops reading frees its sequences at the next step
 
     def close(self) -> None:
         """Stop the thread; requests still queued or running end with an EngineError, none hangs."""

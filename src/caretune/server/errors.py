@@ -8,6 +8,7 @@ errors and unknown routes, so every error path is funnelled through here.
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -69,6 +70,9 @@ class Overloaded(APIError):
     error_type = "rate_limit_error"
 
 
+_UNION_MEMBER = re.compile(r"str|int|float|bool|[a-z_-]+\[.*\]")
+
+
 def error_body(message: str, error_type: str, param: str | None, code: str | None) -> dict:
     """The JSON body of every error response."""
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
@@ -85,11 +89,31 @@ async def _api_error(_: Request, exc: APIError) -> JSONResponse:
 
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-    first = exc.errors()[0] if exc.errors() else {}
-    loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path", "form")]
-    param = ".".join(loc) or None
-    message = f"{param}: {first.get('msg', 'invalid value')}" if param else first.get("msg", "invalid request")
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    path, alternative = _field_path(first.get("loc", ()))
+    param = ".".join(path) or None
+    if alternative is None:
+        detail = first.get("msg", "invalid value")
+    else:  # a union field: say what each accepted form objected to, not only the first form's complaint
+        located = [(_field_path(error["loc"]), error["msg"]) for error in errors]
+        detail = "none of its accepted forms fits: " + "; ".join(
+            f"{form}: {msg}" for (where, form), msg in located if form and where == path
+        )
+    message = f"{param}: {detail}" if param else first.get("msg", "invalid request")
     return _response(400, message, "invalid_request_error", param, "invalid_value")
+
+
+def _field_path(loc: tuple) -> tuple[list[str], str | None]:
+    """The field a validation error is about, and the union member it was checked against, if any.
+
+    Pydantic puts each union member's type ("list[int]") into the location; the parameter a client sent
+    is the part before it."""
+    parts = [str(part) for part in loc if part not in ("body", "query", "path", "form")]
+    for i, part in enumerate(parts):
+        if _UNION_MEMBER.fullmatch(part):
+            return parts[:i], " item ".join(parts[i:])
+    return parts, None
 
 
 async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

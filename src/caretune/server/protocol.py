@@ -97,7 +97,9 @@ class ModelDeleted(BaseModel):
 class CompletionRequest(_SamplingFields):
     """``POST /v1/completions``."""
 
-    prompt: str | list[str] = Field(description="One prompt or a list of prompts (token arrays are not accepted).")
+    prompt: str | list[str] | list[int] | list[list[int]] = Field(
+        description="One prompt or a list of prompts, each a string or an array of token ids (taken as given)."
+    )
     max_tokens: int | None = Field(16, ge=0)
     best_of: int | None = Field(None, ge=1, le=128)
     logprobs: int | None = Field(None, ge=0, le=5)

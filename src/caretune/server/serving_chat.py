@@ -34,7 +34,6 @@ from caretune.server.serving_engine import (
     token_bias,
 )
 from caretune.server.state import ServerState
-from caretune.server.thread_stream import stream_in_thread
 from caretune.storage.db import new_id
 
 
@@ -122,7 +121,7 @@ async def _stream_chunks(
     chunk_id, created, model = new_id("chatcmpl-"), now(), lease.model.id
     started: set[int] = set()
     usage: UsageInfo | None = None
-    async for event in stream_in_thread(lambda: lease.engine.stream(prompt, params)):
+    async for event in lease.engine.astream(prompt, params):
         for choice in _event_choices(event, started):
             yield ChatCompletionChunk(id=chunk_id, created=created, model=model, choices=[choice])
         if event.usage is not None:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from caretune.engines.base import CompletionResult, Engine, SamplingParams, StreamEvent
+from caretune.engines.base import CompletionResult, Engine, EngineError, Prompt, SamplingParams, StreamEvent
 from caretune.server.errors import InvalidRequest
 from caretune.server.protocol import (
     CompletionChoice,
@@ -28,14 +28,13 @@ from caretune.server.serving_engine import (
     token_bias,
 )
 from caretune.server.state import ServerState
-from caretune.server.thread_stream import stream_in_thread
 from caretune.storage.db import new_id
 
 
 async def create_completion(state: ServerState, request: CompletionRequest) -> CompletionResponse | StreamingResponse:
     """Answer one completions request; the model's request slot is held until the answer is sent."""
     check_candidates(request.n, request.best_of, request.stream)
-    prompts = [request.prompt] if isinstance(request.prompt, str) else request.prompt
+    prompts = _prompts(request.prompt)
     if not prompts:
         raise InvalidRequest("prompt must not be an empty list", param="prompt")
     lease = await lease_engine(state, request.model)
@@ -52,8 +51,18 @@ async def create_completion(state: ServerState, request: CompletionRequest) -> C
             lease.slot.release()
 
 
-def _params(request: CompletionRequest, engine: Engine, prompt: str) -> SamplingParams:
-    max_tokens = fit_context(engine, engine.count_tokens(prompt), request.max_tokens, "prompt")
+def _prompts(prompt: str | list[str] | list[int] | list[list[int]]) -> list[Prompt]:
+    """The request's prompts: one text or token array, or a list of either."""
+    one = isinstance(prompt, str) or (bool(prompt) and isinstance(prompt[0], int))
+    return [prompt] if one else list(prompt)  # type: ignore[list-item]
+
+
+def _params(request: CompletionRequest, engine: Engine, prompt: Prompt) -> SamplingParams:
+    try:
+        prompt_tokens = engine.count_tokens(prompt)
+    except EngineError as exc:  # a token id outside the vocabulary
+        raise InvalidRequest(str(exc), param="prompt") from exc
+    max_tokens = fit_context(engine, prompt_tokens, request.max_tokens, "prompt")
     return sampling_params(
         max_tokens=max_tokens,
         temperature=request.temperature,
@@ -70,7 +79,7 @@ def _params(request: CompletionRequest, engine: Engine, prompt: str) -> Sampling
     )
 
 
-async def _complete(lease: Lease, plans: list[tuple[str, SamplingParams]]) -> CompletionResponse:
+async def _complete(lease: Lease, plans: list[tuple[Prompt, SamplingParams]]) -> CompletionResponse:
     results: list[CompletionResult] = []
     for prompt, params in plans:
         results.append(await run_in_threadpool(lease.engine.complete, prompt, params))
@@ -94,13 +103,12 @@ async def _complete(lease: Lease, plans: list[tuple[str, SamplingParams]]) -> Co
 
 
 async def _stream_chunks(
-    request: CompletionRequest, lease: Lease, plans: list[tuple[str, SamplingParams]]
+    request: CompletionRequest, lease: Lease, plans: list[tuple[Prompt, SamplingParams]]
 ) -> AsyncIterator[CompletionResponse]:
     completion_id, created = new_id("cmpl-"), now()
     prompt_tokens = completion_tokens = 0
     for i, (prompt, params) in enumerate(plans):
-        events = stream_in_thread(lambda prompt=prompt, params=params: lease.engine.stream(prompt, params))
-        async for event in events:
+        async for event in lease.engine.astream(prompt, params):
             if event.usage is not None:
                 prompt_tokens += event.usage.prompt_tokens
                 completion_tokens += event.usage.completion_tokens
