@@ -15,8 +15,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from caretune.errors import InputError
+from caretune.training.runinfo import CHECKPOINTS, checkpoint_step
 
-CHECKPOINTS = "checkpoints"  # the folder of a run that holds the Trainer's checkpoint-<step> directories
 
 
 class RunView(BaseModel):
@@ -88,9 +88,9 @@ def resolve_ref(ref: str | Path) -> ModelRef:
     if (path / "run.json").is_file():
         run = _read_run(path / "run.json")
         return ModelRef(model_id=run.name, base=run.base_model, run_dir=path.resolve(), run=run)
-    if path.parent.name == CHECKPOINTS and (path.parent.parent / "run.json").is_file() and path.is_dir():
+    step = checkpoint_step(path)
+    if step is not None and path.parent.name == CHECKPOINTS and (path.parent.parent / "run.json").is_file():
         run = _read_run(path.parent.parent / "run.json")
-        step = path.name.rsplit("-", 1)[-1]
         return ModelRef(
             model_id=f"{run.name}:ckpt-step-{step}", base=run.base_model, run_dir=path.parent.parent.resolve(),
             run=run, checkpoint=path.name,

@@ -28,6 +28,7 @@ from caretune.server.model_ids import fine_tuned_model_id
 from caretune.storage.db import make_engine, new_id, session_factory, utcnow
 from caretune.storage.files import FileStore
 from caretune.storage.jobs import Job, JobCheckpoint, add_event, transition
+from caretune.training.runinfo import run_checkpoints
 
 RESULTS_PURPOSE = "fine-tune-results"
 _LOSS_KEYS = {"train_loss": ("train_loss", "loss"), "valid_loss": ("valid_loss", "eval_loss")}
@@ -88,7 +89,7 @@ def _train_config(session: Session, files: FileStore, job: Job, resume: bool):  
     from caretune.training import TrainConfig
 
     run_dir = Path(job.run_dir)
-    checkpoints = _checkpoint_dirs(job.model_dir)
+    checkpoints = run_checkpoints(job.model_dir)
     if resume and checkpoints:
         add_event(session, job.id, f"Resuming from {checkpoints[-1].name}")
     elif resume:
@@ -103,12 +104,6 @@ def _train_config(session: Session, files: FileStore, job: Job, resume: bool):  
     hp = {k: v for k, v in job.hyperparameters.items() if k in ("n_epochs", "batch_size", "learning_rate_multiplier")}
     return TrainConfig(data=data_dir, out=job.model_dir, base=job.base_source, seed=job.seed,
                        resume=bool(resume and checkpoints), **hp)
-
-
-def _checkpoint_dirs(model_dir: Path) -> list[Path]:
-    """The run's HF Trainer checkpoints, by step."""
-    found = (model_dir / "checkpoints").glob("checkpoint-*")
-    return sorted((p for p in found if p.name.split("-")[-1].isdigit()), key=lambda p: int(p.name.split("-")[-1]))
 
 
 class _Recorder:
@@ -151,7 +146,7 @@ class _Recorder:
     def sync_checkpoints(self) -> None:
         """Record checkpoints saved since the last call."""
         known = set(self._session.scalars(select(JobCheckpoint.step_number).where(JobCheckpoint.job_id == self._job.id)))
-        for path in _checkpoint_dirs(self._job.model_dir):
+        for path in run_checkpoints(self._job.model_dir):
             step = int(path.name.split("-")[-1])
             if step not in known:
                 self._session.add(JobCheckpoint(

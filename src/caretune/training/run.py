@@ -7,6 +7,7 @@ from pathlib import Path
 
 from caretune.errors import CaretuneError
 from caretune.training.config import TrainConfig
+from caretune.training.runinfo import CHECKPOINTS
 
 
 class TrainingInterrupted(CaretuneError):
@@ -30,7 +31,7 @@ def train(config: TrainConfig, on_event: Callable[[dict], None] | None = None) -
         raise
     if session.interrupted:
         session.finish("cancelled")
-        checkpoints = config.out / "checkpoints"
+        checkpoints = config.out / CHECKPOINTS
         raise TrainingInterrupted(f"interrupted: checkpoint saved in {checkpoints}; continue with --resume")
     session.save_outputs()
     session.finish("succeeded")

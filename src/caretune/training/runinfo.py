@@ -13,6 +13,8 @@ from caretune.training.hyperparameters import Hyperparameters
 
 Status = Literal["running", "succeeded", "failed", "cancelled"]
 
+CHECKPOINTS = "checkpoints"  # the folder of a run that holds the Trainer's checkpoint-<step> directories
+
 
 def now() -> datetime:
     """Timestamps are UTC, like OpenAI's job objects."""
@@ -48,3 +50,17 @@ class RunInfo(BaseModel):
     def load(cls, run_dir: Path) -> RunInfo:
         """Read ``run_dir/run.json``."""
         return cls.model_validate_json((run_dir / "run.json").read_text(encoding="utf-8"))
+
+
+def checkpoint_step(path: str | Path | None) -> int | None:
+    """The step of a Trainer checkpoint directory (``checkpoint-40`` is step 40); None for any other name."""
+    if path is None:
+        return None
+    prefix, _, step = Path(path).name.rpartition("-")
+    return int(step) if prefix == "checkpoint" and step.isdigit() else None
+
+
+def run_checkpoints(run_dir: Path) -> list[Path]:
+    """The checkpoint directories of a run, oldest step first."""
+    steps = {path: checkpoint_step(path) for path in (run_dir / CHECKPOINTS).glob("checkpoint-*")}
+    return sorted((path for path, step in steps.items() if step is not None), key=lambda path: steps[path])

@@ -11,7 +11,7 @@ from pathlib import Path
 from caretune.errors import InputError
 from caretune.training.callbacks import FinalCheckpoint, MetricsRecorder, ProgressBar, StopOnInterrupt
 from caretune.training.config import TrainConfig
-from caretune.training.runinfo import RunInfo, Status, now
+from caretune.training.runinfo import CHECKPOINTS, RunInfo, Status, checkpoint_step, now
 from caretune.training.start import StartingPoint, starting_point
 
 
@@ -38,7 +38,7 @@ class Session:
         interrupt = StopOnInterrupt()
         valid_set = Dataset.from_list(data.valid) if data.valid else None
         trainer = _build_trainer(config, info, start, Dataset.from_list(data.train), valid_set)
-        recorder = MetricsRecorder(config.out / "metrics.jsonl", on_event, _step_of(resume_from))
+        recorder = MetricsRecorder(config.out / "metrics.jsonl", on_event, checkpoint_step(resume_from) or 0)
         trainer.tokens_seen = recorder.tokens_seen_so_far()
         for callback in (recorder, ProgressBar(recorder), interrupt, FinalCheckpoint(evaluate=bool(data.valid))):
             trainer.add_callback(callback)
@@ -168,7 +168,7 @@ def _resume_checkpoint(config: TrainConfig) -> str | None:
     """The last checkpoint of ``config.out`` when resuming; resuming a run that has none is an input error."""
     from transformers.trainer_utils import get_last_checkpoint
 
-    checkpoints = config.out / "checkpoints"
+    checkpoints = config.out / CHECKPOINTS
     if not config.resume:
         return None
     last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
@@ -177,5 +177,3 @@ def _resume_checkpoint(config: TrainConfig) -> str | None:
     return last
 
 
-def _step_of(checkpoint: str | None) -> int:
-    return int(Path(checkpoint).name.rsplit("-", 1)[1]) if checkpoint else 0

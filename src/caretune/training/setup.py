@@ -6,6 +6,7 @@ import math
 import os
 
 from caretune.training.config import TrainConfig
+from caretune.training.runinfo import CHECKPOINTS
 from caretune.training.hyperparameters import Hyperparameters
 from caretune.training.start import StartingPoint
 
@@ -57,7 +58,7 @@ def training_arguments(config: TrainConfig, hp: Hyperparameters, n_examples: int
     micro, accumulation = batch_layout(hp.batch_size, config.micro_batch_size)
     steps = planned_steps(n_examples, hp)
     return TrainingArguments(
-        output_dir=str(config.out / "checkpoints"),
+        output_dir=str(config.out / CHECKPOINTS),
         per_device_train_batch_size=micro,
         per_device_eval_batch_size=micro,
         gradient_accumulation_steps=accumulation,
