@@ -2,9 +2,11 @@
 
 On the real Gemma 3 270M (the registry's `gemma-3-270m`, llama.cpp engine), the same streamed generations
 are timed calling the engine in-process and through `caretune serve` (a subprocess on a loopback port),
-rounds interleaved so machine load hits every path alike (medians reported). Two clients of the API:
-- HTTP: plain streamed requests (httpx, one kept-alive connection), as a mobile app or `curl` calls it;
-  this is the server's own cost;
+rounds interleaved so machine load hits every path alike (medians reported). Three clients of the API,
+which on these 2 cores compete with the server and llama.cpp for CPU (a remote app would not):
+- stdlib: plain streamed requests with the standard library's http.client, a kept-alive connection per
+  thread; the leanest client, so the closest to the server's own cost;
+- HTTP: the same with httpx (one client, its connection pool), as a Python app calls it;
 - SDK: the official `openai` SDK. It adds its own client-side work per request (building the request in
   Python, and a new TCP connection per stream: the sync client stops reading at `[DONE]` without draining
   the chunked body, so the connection cannot be reused).
@@ -84,6 +86,39 @@ def http_texts(base_url: str, model: str, max_tokens: int, bias: dict[str, int])
                 if line.startswith("data: {"):
                     choices = json.loads(line[6:])["choices"]
                     yield choices[0]["text"] if choices else ""
+
+    return run
+
+
+def raw_texts(port: int, model: str, max_tokens: int, bias: dict[str, int]) -> Callable[[str], Iterator[str]]:
+    """The same generation with the leanest client: the standard library's http.client, a kept-alive
+    connection per thread. On these 2 cores every client competes with the server and llama.cpp for CPU;
+    this one takes the least, so it shows the server's own cost closest (a remote app takes none here)."""
+    import http.client
+    import json
+
+    local = threading.local()
+    body = {"model": model, "max_tokens": max_tokens, "temperature": 0, "stop": [], "logit_bias": bias, "stream": True}
+
+    def send(prompt: str) -> http.client.HTTPResponse:
+        if not hasattr(local, "conn"):
+            local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        local.conn.request("POST", "/v1/completions", json.dumps({**body, "prompt": prompt}),
+                           {"Content-Type": "application/json"})
+        return local.conn.getresponse()
+
+    def run(prompt: str) -> Iterator[str]:
+        try:
+            response = send(prompt)
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            local.conn.close()  # uvicorn closes a connection idle for 5 s; httpx reconnects the same way
+            response = send(prompt)
+        assert response.status == 200, response.read()
+        for line in response:
+            if line.startswith(b"data: {"):
+                choices = json.loads(line[6:])["choices"]
+                yield choices[0]["text"] if choices else ""
+        response.read()  # the end of the chunked body, so the connection is reused
 
     return run
 
@@ -194,6 +229,7 @@ def main() -> None:
             bias = {str(t): -100 for t in banned}
             paths = {
                 "engine": engine_texts(engine, params),
+                "stdlib": raw_texts(port, args.model, args.max_tokens, bias),
                 "HTTP": http_texts(f"http://127.0.0.1:{port}/v1", args.model, args.max_tokens, bias),
                 "SDK": api_texts(client, args.model, args.max_tokens, bias),
             }
