@@ -94,10 +94,14 @@ class ModelDeleted(BaseModel):
 # ---------------------------------------------------------------- completions
 
 
+# OpenAI's completions prompt: text, a list of texts, token ids, or a list of token-id arrays.
+PromptParam = str | list[str] | list[int] | list[list[int]]
+
+
 class CompletionRequest(_SamplingFields):
     """``POST /v1/completions``."""
 
-    prompt: str | list[str] | list[int] | list[list[int]] = Field(
+    prompt: PromptParam = Field(
         description="One prompt or a list of prompts, each a string or an array of token ids (taken as given)."
     )
     max_tokens: int | None = Field(16, ge=0)

@@ -13,6 +13,7 @@ from caretune.server.protocol import (
     CompletionChoice,
     CompletionRequest,
     CompletionResponse,
+    PromptParam,
     UsageInfo,
     now,
 )
@@ -51,7 +52,7 @@ async def create_completion(state: ServerState, request: CompletionRequest) -> C
             lease.slot.release()
 
 
-def _prompts(prompt: str | list[str] | list[int] | list[list[int]]) -> list[Prompt]:
+def _prompts(prompt: PromptParam) -> list[Prompt]:
     """The request's prompts: one text or token array, or a list of either."""
     one = isinstance(prompt, str) or (bool(prompt) and isinstance(prompt[0], int))
     return [prompt] if one else list(prompt)  # type: ignore[list-item]
