@@ -18,7 +18,6 @@ from caretune.errors import InputError
 from caretune.training.runinfo import CHECKPOINTS, checkpoint_step
 
 
-
 class RunView(BaseModel):
     """The part of a run's `run.json` (the training stage's `RunInfo`) that serving needs."""
 

@@ -28,7 +28,7 @@ from caretune.server.model_ids import fine_tuned_model_id
 from caretune.storage.db import make_engine, new_id, session_factory, utcnow
 from caretune.storage.files import FileStore
 from caretune.storage.jobs import Job, JobCheckpoint, add_event, transition
-from caretune.training.runinfo import run_checkpoints
+from caretune.training.runinfo import checkpoint_step, run_checkpoints
 
 RESULTS_PURPOSE = "fine-tune-results"
 _LOSS_KEYS = {"train_loss": ("train_loss", "loss"), "valid_loss": ("valid_loss", "eval_loss")}
@@ -147,7 +147,7 @@ class _Recorder:
         """Record checkpoints saved since the last call."""
         known = set(self._session.scalars(select(JobCheckpoint.step_number).where(JobCheckpoint.job_id == self._job.id)))
         for path in run_checkpoints(self._job.model_dir):
-            step = int(path.name.split("-")[-1])
+            step = checkpoint_step(path)
             if step not in known:
                 self._session.add(JobCheckpoint(
                     id=new_id("ftckpt-"), job_id=self._job.id, created_at=utcnow(),
