@@ -200,17 +200,21 @@ class Engine(ABC):
 
     def stream(self, prompt: Prompt, params: SamplingParams) -> Iterator[StreamEvent]:
         """Generate, yielding deltas as they are safe to show (a stop sequence never leaks in part)."""
-        check_streamable(params)
+        _check_streamable(params)
         yield from self._generate(prompt, params)
 
     async def astream(self, prompt: Prompt, params: SamplingParams) -> AsyncIterator[StreamEvent]:
-        """`stream` for a caller on an event loop (the server), which it never blocks.
+        """`stream` for a caller on an event loop (the server), which it never blocks."""
+        _check_streamable(params)
+        async for event in self._agenerate(prompt, params):
+            yield event
 
-        Here the blocking stream runs in a thread of its own; an engine with its own decode thread overrides
-        this to hand events to the loop directly, one thread hop less before every token."""
+    async def _agenerate(self, prompt: Prompt, params: SamplingParams) -> AsyncIterator[StreamEvent]:
+        """`_generate` read from an event loop. Here the blocking generator runs in a thread of its own; an
+        engine with its own decode thread overrides this to hand events to the loop directly, one thread hop
+        less before every token."""
         from caretune.engines.async_stream import stream_in_thread
 
-        check_streamable(params)
         async for event in stream_in_thread(lambda: self._generate(prompt, params)):
             yield event
 
@@ -244,7 +248,7 @@ class Engine(ABC):
         return min(params.max_tokens, room)
 
 
-def check_streamable(params: SamplingParams) -> None:
+def _check_streamable(params: SamplingParams) -> None:
     """best_of > n picks the best candidates at the end, so such a request cannot be streamed."""
     if params.candidates > params.n:
         raise EngineError("best_of greater than n cannot be streamed: the best are known only at the end")

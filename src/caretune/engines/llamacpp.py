@@ -10,7 +10,7 @@ import queue
 from collections.abc import AsyncIterator, Iterator
 
 from caretune.engines.async_stream import LoopQueue
-from caretune.engines.base import Engine, EngineError, Prompt, SamplingParams, StreamEvent, check_streamable
+from caretune.engines.base import Engine, EngineError, Prompt, SamplingParams, StreamEvent
 from caretune.engines.candidate import Candidate
 from caretune.engines.gguf_files import gguf_files
 from caretune.engines.llamacpp_runtime import LlamaRuntime, LlamaVocab, RuntimeConfig
@@ -52,9 +52,8 @@ class LlamaCppEngine(Engine):
     def _generate(self, prompt: Prompt, params: SamplingParams) -> Iterator[StreamEvent]:
         yield from self._scheduler.submit(self._request(prompt, params, queue.Queue()))
 
-    async def astream(self, prompt: Prompt, params: SamplingParams) -> AsyncIterator[StreamEvent]:
+    async def _agenerate(self, prompt: Prompt, params: SamplingParams) -> AsyncIterator[StreamEvent]:
         """The decode thread hands this stream's events straight to the caller's event loop."""
-        check_streamable(params)
         async for event in self._scheduler.submit_async(self._request(prompt, params, LoopQueue())):
             yield event
 
