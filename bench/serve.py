@@ -11,11 +11,12 @@ which on these 2 cores compete with the server and llama.cpp for CPU (a remote a
   Python, and a new TCP connection per stream: the sync client stops reading at `[DONE]` without draining
   the chunked body, so the connection cannot be reused).
 For 1 client (median of one stream per prompt) and for 8 concurrent clients: time to first token (TTFT;
-mean over the 8) and tokens/s (per stream for 1 client, aggregate for 8). The 8 concurrent clients are threads
-of this process, started one after another; 8 threads of one Python process take 5-12 ms to send 8 HTTP
-requests, and the engine starts the first before the rest arrive. So 8-client TTFT is also measured with
-clients released together: the engine's threads at a barrier, and the API's as 8 client processes. End-of-sequence tokens are
-banned (logit_bias -100) so every stream generates exactly max_tokens. Target: API >= 0.9x engine.
+mean over the 8) and tokens/s (per stream for 1 client, aggregate for 8). The 8 concurrent clients are
+threads of this process, started one after another; 8 threads of one Python process take 5-12 ms to send
+8 HTTP requests, and the engine starts the first before the rest arrive. So 8-client TTFT is also measured
+with clients released together: the engine's threads at a barrier, and the API's as 8 client processes.
+End-of-sequence tokens are banned (logit_bias -100) so every stream generates exactly max_tokens.
+Target: API >= 0.9x engine.
 
     nice -n 10 python bench/serve.py [--model gemma-3-270m] [--max-tokens 128] [--rounds 3]
 """
@@ -23,6 +24,7 @@ banned (logit_bias -100) so every stream generates exactly max_tokens. Target: A
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -31,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from infer import QUESTIONS  # bench/ is on sys.path when this script runs: the same prompts as infer.py
@@ -73,22 +75,30 @@ def api_texts(client, model: str, max_tokens: int, bias: dict[str, int]) -> Call
     return run
 
 
+def stream_body(model: str, max_tokens: int, bias: dict[str, int]) -> dict:
+    """The streamed completions request both plain-HTTP clients send (the prompt added per request)."""
+    return {"model": model, "max_tokens": max_tokens, "temperature": 0, "stop": [], "logit_bias": bias, "stream": True}
+
+
+def streamed_texts(lines: Iterable[str]) -> Iterator[str]:
+    """The text of each completion chunk among server-sent event lines ("" for the usage-only chunk)."""
+    for line in lines:
+        if line.startswith("data: {"):
+            choices = json.loads(line[6:])["choices"]
+            yield choices[0]["text"] if choices else ""
+
+
 def http_texts(base_url: str, model: str, max_tokens: int, bias: dict[str, int]) -> Callable[[str], Iterator[str]]:
     """The same generation through the server with plain HTTP: one kept-alive connection, SSE parsed here."""
-    import json
-
     import httpx
 
     client = httpx.Client(base_url=base_url, timeout=600)
-    body = {"model": model, "max_tokens": max_tokens, "temperature": 0, "stop": [], "logit_bias": bias, "stream": True}
+    body = stream_body(model, max_tokens, bias)
 
     def run(prompt: str) -> Iterator[str]:
         with client.stream("POST", "/completions", json={**body, "prompt": prompt}) as response:
             response.raise_for_status()
-            for line in response.iter_lines():
-                if line.startswith("data: {"):
-                    choices = json.loads(line[6:])["choices"]
-                    yield choices[0]["text"] if choices else ""
+            yield from streamed_texts(response.iter_lines())
 
     return run
 
@@ -98,10 +108,9 @@ def raw_texts(port: int, model: str, max_tokens: int, bias: dict[str, int]) -> C
     connection per thread. On these 2 cores every client competes with the server and llama.cpp for CPU;
     this one takes the least, so it shows the server's own cost closest (a remote app takes none here)."""
     import http.client
-    import json
 
     local = threading.local()
-    body = {"model": model, "max_tokens": max_tokens, "temperature": 0, "stop": [], "logit_bias": bias, "stream": True}
+    body = stream_body(model, max_tokens, bias)
 
     def send(prompt: str) -> http.client.HTTPResponse:
         if not hasattr(local, "conn"):
@@ -117,10 +126,7 @@ def raw_texts(port: int, model: str, max_tokens: int, bias: dict[str, int]) -> C
             local.conn.close()  # uvicorn closes a connection idle for 5 s; httpx reconnects the same way
             response = send(prompt)
         assert response.status == 200, response.read()
-        for line in response:
-            if line.startswith(b"data: {"):
-                choices = json.loads(line[6:])["choices"]
-                yield choices[0]["text"] if choices else ""
+        yield from streamed_texts(line.decode() for line in response)
         response.read()  # the end of the chunked body, so the connection is reused
 
     return run
