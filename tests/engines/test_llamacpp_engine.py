@@ -226,3 +226,38 @@ def test_a_corrupt_gguf_fails_with_llamacpp_reason(tmp_path) -> None:
     broken.write_bytes(b"GGUF" + bytes(60))
     with pytest.raises(CaretuneError, match=r"could not load .*broken\.gguf: .*failed to (read|load)"):
         LlamaRuntime(broken, None, RuntimeConfig(n_ctx=256, n_seq=1))
+
+
+# Run in a fresh process: it records GOMP_SPINCOUNT as each of torch and llama_cpp is first imported.
+_SPIN_PROBE = """
+import importlib.abc, json, os, sys
+
+seen = {}
+
+class Watch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name in ("torch", "llama_cpp"):
+            seen.setdefault(name, os.environ.get("GOMP_SPINCOUNT"))
+
+sys.meta_path.insert(0, Watch())
+from caretune.engines import load_engine
+
+load_engine(sys.argv[1], engine="llamacpp", base_dtype="f32").close()
+print(json.dumps(seen))
+"""
+
+
+def test_the_short_openmp_spin_is_set_before_torch_or_llama_cpp_loads(tiny_llama_run, tmp_path) -> None:
+    """libgomp reads GOMP_SPINCOUNT once, when the first of torch (the tokenizer's) or llama.cpp loads it; set
+    later, it changed nothing, and OpenMP's workers kept a core spinning for milliseconds after each decode."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
+    run = subprocess.run(
+        [sys.executable, "-c", _SPIN_PROBE, str(tiny_llama_run)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.splitlines()[-1]) == {"torch": "1000", "llama_cpp": "1000"}

@@ -13,7 +13,7 @@ from caretune.engines.async_stream import LoopQueue
 from caretune.engines.base import Engine, EngineError, Prompt, SamplingParams, StreamEvent
 from caretune.engines.candidate import Candidate
 from caretune.engines.gguf_files import gguf_files
-from caretune.engines.llamacpp_runtime import LlamaRuntime, LlamaVocab, RuntimeConfig
+from caretune.engines.llamacpp_runtime import LlamaRuntime, LlamaVocab, RuntimeConfig, shorten_openmp_spin
 from caretune.engines.prompting import load_prompting
 from caretune.engines.refs import ModelRef
 from caretune.engines.scheduler import Events, Request, Scheduler
@@ -31,6 +31,7 @@ class LlamaCppEngine(Engine):
         n_threads: int | None = None,
         base_dtype: GGUFDtype = "f16",
     ) -> None:
+        shorten_openmp_spin()  # first: the GGUF export and the tokenizer below load torch, and with it libgomp
         super().__init__()
         self.model_id = ref.model_id
         model_path, lora_path = gguf_files(ref, base_dtype)

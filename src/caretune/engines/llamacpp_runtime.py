@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,12 +20,21 @@ from caretune.errors import CaretuneError
 
 
 # llama.cpp's CPU threads are OpenMP's (libgomp), whose workers spin for about 300,000 iterations after
-# each decode before they sleep, holding every core between two decodes. Whatever else must run then
-# waits for a core: the server sending the token just decoded, and a client on the same machine reading
-# it. On 2 cores half the first tokens reached the client 3-7 ms late; with a short spin none did, at the
-# same decoding speed (bench/serve.py). libgomp reads this when it loads, so it is set before llama_cpp is
-# imported; a value the user set wins.
+# each decode before they sleep, holding every core between two decodes (about 8 ms of a core after a
+# stream's last token, measured). Whatever else must run then waits for a core: the server sending the
+# token just decoded, and a client on the same machine reading it. On 2 cores half the first tokens reached
+# the client 3-7 ms late; with a short spin none did, at the same decoding speed (bench/serve.py).
 _OPENMP_SPIN = "1000"
+
+
+def shorten_openmp_spin() -> None:
+    """Set GOMP_SPINCOUNT (unless the user did) before anything loads libgomp.
+
+    libgomp reads it once, when it loads; and a process has one libgomp, shared by llama.cpp and torch
+    (the tokenizer's transformers imports torch). So this must run before a tokenizer or an export is
+    loaded, not only before llama_cpp is imported. A process that imported torch earlier keeps the default.
+    """
+    os.environ.setdefault("GOMP_SPINCOUNT", _OPENMP_SPIN)
 
 
 @dataclass(frozen=True)
@@ -51,9 +61,7 @@ class LlamaRuntime:
     """Owns the llama.cpp model, context, adapter and batch, and frees them on `close`."""
 
     def __init__(self, model_path: Path, lora_path: Path | None, config: RuntimeConfig) -> None:
-        import os
-
-        os.environ.setdefault("GOMP_SPINCOUNT", _OPENMP_SPIN)
+        shorten_openmp_spin()  # the engine did already, before its tokenizer; here for a runtime used alone
         import llama_cpp
 
         self._ll = llama_cpp
