@@ -10,15 +10,18 @@ which on these 2 cores compete with the server and llama.cpp for CPU (a remote a
 - SDK: the official `openai` SDK. It adds its own client-side work per request (building the request in
   Python, and a new TCP connection per stream: the sync client stops reading at `[DONE]` without draining
   the chunked body, so the connection cannot be reused).
-For 1 client (median of one stream per prompt) and for 8 concurrent clients: time to first token (TTFT;
-mean over the 8) and tokens/s (per stream for 1 client, aggregate for 8). The 8 concurrent clients are
-threads of this process, started one after another; 8 threads of one Python process take 5-12 ms to send
-8 HTTP requests, and the engine starts the first before the rest arrive. So 8-client TTFT is also measured
-with clients released together: the engine's threads at a barrier, and the API's as 8 client processes.
+For 1 client (median of one stream per prompt, over --rounds rounds) and for 8 concurrent clients (a burst:
+one stream per prompt, all at once, repeated --bursts times): time to first token (TTFT; the mean over the
+8 of a burst) and tokens/s (per stream for 1 client, aggregate for 8). A burst is one sample of a chancy
+event: the engine prefills the first request alone and batches those that arrive meanwhile, so one burst's
+mean TTFT varies by a third from the next; the median of many is reported, with its quartiles. The 8
+concurrent clients are threads of this process, started one after another; 8 threads of one Python process
+take 5-12 ms to send 8 HTTP requests. So 8-client TTFT is also measured with clients released together:
+the engine's threads at a barrier, and the API's as 8 client processes.
 End-of-sequence tokens are banned (logit_bias -100) so every stream generates exactly max_tokens.
 Target: API >= 0.9x engine.
 
-    nice -n 10 python bench/serve.py [--model gemma-3-270m] [--max-tokens 128] [--rounds 3]
+    nice -n 10 python bench/serve.py [--model gemma-3-270m] [--max-tokens 128] [--rounds 3] [--bursts 12]
 """
 
 from __future__ import annotations
@@ -193,26 +196,25 @@ def api_burst(port: int, model: str, max_tokens: int, bias: dict[str, int], prom
     return statistics.mean(ttfts)
 
 
-def measure(
-    paths: dict[str, Callable[[str], Iterator[str]]], prompts: list[str], rounds: int
-) -> dict[str, dict[str, dict[str, float]]]:
-    """For each path (engine, HTTP, SDK): 1 client and 8 concurrent clients, rounds interleaved between the paths
-    so that a change in machine load hits all alike; medians over rounds, after one warm-up stream each."""
+Samples = dict[str, dict[str, dict[str, list[float]]]]  # path → setting → metric → one figure per round/burst
+
+
+def measure(paths: dict[str, Callable[[str], Iterator[str]]], prompts: list[str], rounds: int, bursts: int) -> Samples:
+    """For each path (engine, stdlib, HTTP, SDK): `rounds` 1-client rounds and `bursts` 8-client bursts, the
+    paths interleaved so that a change in machine load hits all alike, after one warm-up stream each."""
     for texts in paths.values():
         timed(texts(prompts[0]))
-    samples: dict[str, dict[str, list[dict[str, float]]]] = {p: {"1 client": [], "8 clients": []} for p in paths}
-    for _ in range(rounds):
-        for name, texts in paths.items():
-            samples[name]["1 client"].append(one_client(texts, prompts))
-        for name, texts in paths.items():
-            samples[name]["8 clients"].append(concurrent_clients(texts, prompts))
-    return {
-        name: {
-            setting: {m: statistics.median(r[m] for r in runs) for m in ("ttft_s", "tok_s")}
-            for setting, runs in by_setting.items()
-        }
-        for name, by_setting in samples.items()
-    }
+    samples: Samples = {p: {"1 client": _metrics(), "8 clients": _metrics()} for p in paths}
+    for setting, repeats, run in (("1 client", rounds, one_client), ("8 clients", bursts, concurrent_clients)):
+        for _ in range(repeats):
+            for name, texts in paths.items():
+                for metric, value in run(texts, prompts).items():
+                    samples[name][setting][metric].append(value)
+    return samples
+
+
+def _metrics() -> dict[str, list[float]]:
+    return {"ttft_s": [], "tok_s": []}
 
 
 def free_port() -> int:
@@ -239,28 +241,42 @@ def start_server(model: str, data_dir: Path, port: int) -> subprocess.Popen:
     raise RuntimeError("server did not start")
 
 
-def report(results: dict[str, dict]) -> None:
-    """One row per setting and metric: each path's figure, then each API path's ratio to the engine."""
-    apis = [name for name in results if name != "engine"]
-    header = " ".join(f"{n:>9}" for n in results) + " " + " ".join(f"{n + '/eng':>9}" for n in apis)
+def quartiles(values: list[float]) -> str:
+    """The middle half of the samples, as "q1-q3"."""
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return f"{q1:.3f}-{q3:.3f}"
+
+
+def report(samples: Samples) -> None:
+    """One row per setting and metric: each path's median, then each API path's ratio to the engine's; then
+    the quartiles of the 8-client TTFT, whose bursts vary most."""
+    medians = {
+        name: {setting: {m: statistics.median(v) for m, v in metrics.items()} for setting, metrics in by_setting.items()}
+        for name, by_setting in samples.items()
+    }
+    apis = [name for name in medians if name != "engine"]
+    header = " ".join(f"{n:>9}" for n in medians) + " " + " ".join(f"{n + '/eng':>9}" for n in apis)
     print(f"{'':10} {'metric':8} {header}")
-    engine = results["engine"]
+    engine = medians["engine"]
     for setting in engine:
         for metric in ("ttft_s", "tok_s"):
             e = engine[setting][metric]
-            figures = " ".join(f"{results[n][setting][metric]:9.3f}" for n in results)
+            figures = " ".join(f"{medians[n][setting][metric]:9.3f}" for n in medians)
             # >= 0.9 is the target either way (TTFT: the inverse, lower is better)
             ratios = [
-                results[n][setting][metric] / e if metric == "tok_s" else e / results[n][setting][metric] for n in apis
+                medians[n][setting][metric] / e if metric == "tok_s" else e / medians[n][setting][metric] for n in apis
             ]
             print(f"{setting:10} {metric:8} {figures} " + " ".join(f"{r:8.2f}x" for r in ratios))
+    spread = ", ".join(f"{n} {quartiles(samples[n]['8 clients']['ttft_s'])}" for n in samples)
+    print(f"8-client TTFT quartiles over {len(samples['engine']['8 clients']['ttft_s'])} bursts (s): {spread}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="gemma-3-270m")
     parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="1-client rounds (one stream per prompt each)")
+    parser.add_argument("--bursts", type=int, default=12, help="8-client bursts per path")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from openai import OpenAI
@@ -284,20 +300,22 @@ def main() -> None:
                 "HTTP": http_texts(f"http://127.0.0.1:{port}/v1", args.model, args.max_tokens, bias),
                 "SDK": api_texts(client, args.model, args.max_tokens, bias),
             }
-            results = measure(paths, prompts, args.rounds)
+            samples = measure(paths, prompts, args.rounds, args.bursts)
             bursts = [
                 (engine_burst(paths["engine"], prompts), api_burst(port, args.model, args.max_tokens, bias, prompts))
-                for _ in range(args.rounds * 2)
+                for _ in range(args.bursts)
             ]
         finally:
             server.terminate()
             server.wait(timeout=60)
     print(f"model {args.model}, {args.max_tokens} tokens per stream, greedy, EOS banned")
-    report(results)
-    engine_ttft, api_ttft = (statistics.median(b[i] for b in bursts) for i in (0, 1))
+    report(samples)
+    engine_ttft, api_ttft = ([b[i] for b in bursts] for i in (0, 1))
     print(
-        f"8 clients released together (engine: threads; API: stdlib client processes), median of {len(bursts)} "
-        f"bursts' mean TTFT: engine {engine_ttft:.3f} s, API {api_ttft:.3f} s, {engine_ttft / api_ttft:.2f}x"
+        f"8 clients released together (engine: threads; API: stdlib client processes), {len(bursts)} bursts' mean "
+        f"TTFT, median (quartiles): engine {statistics.median(engine_ttft):.3f} s ({quartiles(engine_ttft)}), "
+        f"API {statistics.median(api_ttft):.3f} s ({quartiles(api_ttft)}), "
+        f"{statistics.median(engine_ttft) / statistics.median(api_ttft):.2f}x"
     )
 
 
