@@ -23,8 +23,10 @@ from caretune.errors import CaretuneError
 # each decode before they sleep, holding every core between two decodes (about 8 ms of a core after a
 # stream's last token, measured). Whatever else must run then waits for a core: the server sending the
 # token just decoded, and a client on the same machine reading it. On 2 cores half the first tokens reached
-# the client 3-7 ms late; with a short spin none did, at the same decoding speed (bench/serve.py).
-_OPENMP_SPIN = "1000"
+# the client 3-7 ms late; with a short spin none did (bench/serve.py). The spin also serves the barriers
+# inside a decode, so it cannot be too short: with 100 one stream decoded at 64 tok/s, with 1000 at 68-74
+# and with 10,000 at 75-78 (4 runs each), which is as fast as the default.
+_OPENMP_SPIN = "10000"
 
 
 def shorten_openmp_spin() -> None:
