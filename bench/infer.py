@@ -209,7 +209,11 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    from caretune.engines.llamacpp_runtime import shorten_openmp_spin
 
+    # Before anything loads libgomp (llama_cpp here, torch in make_random_run): both llama.cpp paths share
+    # it, and run with the OpenMP spin caretune serves with.
+    shorten_openmp_spin()
     import llama_cpp
 
     from caretune.engines import load_engine
