@@ -260,4 +260,4 @@ def test_the_short_openmp_spin_is_set_before_torch_or_llama_cpp_loads(tiny_llama
         [sys.executable, "-c", _SPIN_PROBE, str(tiny_llama_run)], env=env, capture_output=True, text=True, timeout=300
     )
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout.splitlines()[-1]) == {"torch": "10000", "llama_cpp": "10000"}
+    assert json.loads(run.stdout.splitlines()[-1]) == {"torch": "1000", "llama_cpp": "1000"}

@@ -22,11 +22,12 @@ from caretune.errors import CaretuneError
 # llama.cpp's CPU threads are OpenMP's (libgomp), whose workers spin for about 300,000 iterations after
 # each decode before they sleep, holding every core between two decodes (about 8 ms of a core after a
 # stream's last token, measured). Whatever else must run then waits for a core: the server sending the
-# token just decoded, and a client on the same machine reading it. On 2 cores half the first tokens reached
-# the client 3-7 ms late; with a short spin none did (bench/serve.py). The spin also serves the barriers
-# inside a decode, so it cannot be too short: with 100 one stream decoded at 64 tok/s, with 1000 at 68-74
-# and with 10,000 at 75-78 (4 runs each), which is as fast as the default.
-_OPENMP_SPIN = "10000"
+# token just decoded, and a client on the same machine reading it. The spin also serves the barriers inside
+# a decode, so it cannot be too short: with 100 one stream decoded at 64 tok/s, with 0 at half speed. 1000
+# and 10,000 decode alike (68-83 and 75-78 tok/s over 6 runs each, as fast as the default), but with 10,000
+# half the first tokens reached a client on the same machine 3-8 ms after the server sent them, with 1000
+# almost none (bench/serve.py).
+_OPENMP_SPIN = "1000"
 
 
 def shorten_openmp_spin() -> None:
