@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -247,14 +251,9 @@ print(json.dumps(seen))
 """
 
 
-def test_the_short_openmp_spin_is_set_before_torch_or_llama_cpp_loads(tiny_llama_run, tmp_path) -> None:
+def test_the_short_openmp_spin_is_set_before_torch_or_llama_cpp_loads(tiny_llama_run) -> None:
     """libgomp reads GOMP_SPINCOUNT once, when the first of torch (the tokenizer's) or llama.cpp loads it; set
     later, it changed nothing, and OpenMP's workers kept a core spinning for milliseconds after each decode."""
-    import json
-    import os
-    import subprocess
-    import sys
-
     env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
     run = subprocess.run(
         [sys.executable, "-c", _SPIN_PROBE, str(tiny_llama_run)], env=env, capture_output=True, text=True, timeout=300
