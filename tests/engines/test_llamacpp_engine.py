@@ -152,6 +152,48 @@ def test_async_streams_give_the_blocking_streams_events_and_share_decode_steps(l
     assert engine._runtime.decode_calls - before < 8 * 20 / 2
 
 
+@pytest.fixture
+def decode_starts(llamacpp_llama_run_engine, monkeypatch) -> list[list]:
+    """The batch of every llama.cpp decode, recorded as the decode starts."""
+    runtime = llamacpp_llama_run_engine._runtime
+    starts: list[list] = []
+    decode = runtime.decode
+
+    def recording(tokens):
+        starts.append(list(tokens))
+        return decode(tokens)
+
+    monkeypatch.setattr(runtime, "decode", recording)
+    return starts
+
+
+def _burst(engine, params: SamplingParams, on_first_event=lambda: None) -> list[list]:
+    """Every prompt streamed at once from one event loop (submitted in PROMPTS order); each stream's events."""
+
+    async def collect(prompt: str) -> list:
+        events = []
+        async for event in engine.astream(prompt, params):
+            if not events:
+                on_first_event()
+            events.append(event)
+        return events
+
+    async def all_at_once() -> list[list]:
+        return await asyncio.gather(*(collect(p) for p in PROMPTS))
+
+    return asyncio.run(all_at_once())
+
+
+def test_prompts_that_arrive_together_are_prefilled_one_at_a_time(llamacpp_llama_run_engine, decode_starts) -> None:
+    """Each new prompt gets a prefill of its own, oldest first: the first of a burst answers after one
+    prefill instead of after all of them."""
+    engine = llamacpp_llama_run_engine
+    _burst(engine, SamplingParams(temperature=0, max_tokens=3, logit_bias={2: -100}))
+    prefills = [batch for batch in decode_starts if any(token.pos == 0 for token in batch)]
+    assert [len(batch) for batch in prefills] == [engine.count_tokens(p) for p in PROMPTS]
+    assert all(len({token.seq_ids for token in batch}) == 1 for batch in prefills)
+
+
 def test_abandoned_async_stream_frees_its_sequence(llamacpp_llama_run_engine) -> None:
     params = SamplingParams(temperature=0, max_tokens=50)
 
