@@ -10,6 +10,7 @@ import sys
 import threading
 
 import pytest
+import uvloop
 
 from caretune.engines import EngineError, SamplingParams
 
@@ -168,7 +169,9 @@ def decode_starts(llamacpp_llama_run_engine, monkeypatch) -> list[list]:
 
 
 def _burst(engine, params: SamplingParams, on_first_event=lambda: None) -> list[list]:
-    """Every prompt streamed at once from one event loop (submitted in PROMPTS order); each stream's events."""
+    """Every prompt streamed at once from one event loop (submitted in PROMPTS order); each stream's events.
+
+    The loop is uvloop's, as in the server: a token handed to it wakes it without giving up the GIL."""
 
     async def collect(prompt: str) -> list:
         events = []
@@ -181,7 +184,7 @@ def _burst(engine, params: SamplingParams, on_first_event=lambda: None) -> list[
     async def all_at_once() -> list[list]:
         return await asyncio.gather(*(collect(p) for p in PROMPTS))
 
-    return asyncio.run(all_at_once())
+    return uvloop.run(all_at_once())
 
 
 def test_prompts_that_arrive_together_are_prefilled_one_at_a_time(llamacpp_llama_run_engine, decode_starts) -> None:
@@ -192,6 +195,18 @@ def test_prompts_that_arrive_together_are_prefilled_one_at_a_time(llamacpp_llama
     prefills = [batch for batch in decode_starts if any(token.pos == 0 for token in batch)]
     assert [len(batch) for batch in prefills] == [engine.count_tokens(p) for p in PROMPTS]
     assert all(len({token.seq_ids for token in batch}) == 1 for batch in prefills)
+
+
+def test_an_event_loop_takes_each_first_token_before_the_next_decode(llamacpp_llama_run_engine, decode_starts) -> None:
+    """The decode thread waits for the loop to take a first token: a decode started at once would hold the
+    cores while the loop waited for one to send the token on."""
+    seen: list[int] = []
+    _burst(
+        llamacpp_llama_run_engine,
+        SamplingParams(temperature=0, max_tokens=3, logit_bias={2: -100}),
+        on_first_event=lambda: seen.append(len(decode_starts)),
+    )
+    assert seen == [1, 2, 3, 4]  # stream k saw its first event after k prefills, before any further decode
 
 
 def test_abandoned_async_stream_frees_its_sequence(llamacpp_llama_run_engine) -> None:

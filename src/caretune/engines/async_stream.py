@@ -28,9 +28,11 @@ class LoopQueue(Generic[T]):
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[T] = asyncio.Queue()
+        self._caught_up = threading.Event()
 
     def put(self, item: T) -> None:
         """Hand ``item`` to the reader (thread-safe, never blocks)."""
+        self._caught_up.clear()
         try:
             self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
         except RuntimeError:  # the loop is closed
@@ -38,7 +40,14 @@ class LoopQueue(Generic[T]):
 
     async def get(self) -> T:
         """The next item, waiting for it without blocking the loop."""
+        if self._queue.empty():
+            self._caught_up.set()  # the reader has dealt with everything put so far
         return await self._queue.get()
+
+    def wait_caught_up(self, timeout: float) -> None:
+        """Block the producer until the reader has dealt with every item put so far (and come back for the
+        next), or ``timeout`` seconds have passed."""
+        self._caught_up.wait(timeout)
 
 
 async def stream_in_thread(make_iterator: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
