@@ -8,6 +8,7 @@ from pathlib import Path
 import openai
 import pytest
 
+from caretune.server.job_scheduler import IDLE_POLL_SECONDS
 from tests.server.live import TINY_MODEL, free_port, new_key, running_server
 from tests.server.test_fine_tuning_recipe import wait_for
 
@@ -63,10 +64,13 @@ def test_cancelling_a_running_job_stops_it(own_settings, tmp_path: Path) -> None
     key = new_key(own_settings)
     with running_server(own_settings) as url:
         client = openai.OpenAI(base_url=url, api_key=key, max_retries=0)
+        created = time.monotonic()
         job_id = _upload_and_create(client, tmp_path, n_epochs=10, batch_size=1)
         wait_for(client, job_id, ("running",))
+        # The API wakes the idle worker; it does not wait for its next look at the database.
+        assert time.monotonic() - created < IDLE_POLL_SECONDS / 3
         assert client.fine_tuning.jobs.cancel(job_id).status == "cancelled"
-        time.sleep(2)  # the worker notices within its poll interval and ends the training process
+        time.sleep(2)  # the worker, woken by the cancel, ends the training process
         job = client.fine_tuning.jobs.retrieve(job_id)
         assert job.status == "cancelled" and job.fine_tuned_model is None
         assert not any(e.type == "metrics" and e.created_at > job.finished_at + 2

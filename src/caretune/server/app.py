@@ -63,7 +63,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.no_auth:
             log.warning("authentication is OFF (--no-auth): anyone who can reach this port can use the API")
-        scheduler = JobScheduler(settings, state.sessions, state.files) if settings.run_worker else None
+        scheduler = (
+            JobScheduler(settings, state.sessions, state.files, state.jobs_changed) if settings.run_worker else None
+        )
         if scheduler is not None:
             scheduler.start()
         yield

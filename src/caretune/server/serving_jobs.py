@@ -62,6 +62,7 @@ def create_job(state: ServerState, session: Session, request: FineTuningJobReque
     session.add(job)
     session.commit()
     add_event(session, job_id, f"Created fine-tuning job: {job_id}")
+    state.jobs_changed.set()
     return job
 
 
@@ -96,12 +97,13 @@ def get_job(session: Session, job_id: str) -> Job:
     return job
 
 
-def cancel_job(session: Session, job_id: str) -> Job:
+def cancel_job(state: ServerState, session: Session, job_id: str) -> Job:
     """Cancel a job that has not finished (the worker stops it if it is running); 400 if it has."""
     job = get_job(session, job_id)
     if not transition(session, job_id, ACTIVE, status="cancelled", finished_at=utcnow()):
         raise InvalidRequest(f"Job {job_id} has already finished ({job.status})", param="fine_tuning_job_id")
     add_event(session, job_id, "Fine-tuning job cancelled")
+    state.jobs_changed.set()
     session.refresh(job)
     return job
 

@@ -6,7 +6,8 @@ process without sharing anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,3 +28,5 @@ class ServerState:
     files: FileStore
     catalog: Catalog
     engines: EnginePool
+    # Set after a job is created or cancelled: wakes the job scheduler, which otherwise looks only now and then.
+    jobs_changed: threading.Event = field(default_factory=threading.Event)

@@ -55,7 +55,7 @@ def cancel_job(
     fine_tuning_job_id: str, session: Session = Depends(get_session), state: ServerState = Depends(get_state)
 ) -> FineTuningJob:
     """Cancel a job that has not finished."""
-    return serving_jobs.to_object(serving_jobs.cancel_job(session, fine_tuning_job_id), state.settings.org)
+    return serving_jobs.to_object(serving_jobs.cancel_job(state, session, fine_tuning_job_id), state.settings.org)
 
 
 @router.get("/{fine_tuning_job_id}/events", response_model=FineTuningJobEventList)
