@@ -10,10 +10,11 @@ which on these 2 cores compete with the server and llama.cpp for CPU (a remote a
 - SDK: the official `openai` SDK. It adds its own client-side work per request (building the request in
   Python, and a new TCP connection per stream: the sync client stops reading at `[DONE]` without draining
   the chunked body, so the connection cannot be reused).
-For 1 client (median of one stream per prompt, over --rounds rounds) and for 8 concurrent clients (a burst:
-one stream per prompt, all released together, repeated --bursts times): time to first token (TTFT; the mean
-over the 8 of a burst) and tokens/s (per stream for 1 client, aggregate for 8). Bursts vary with the
-machine (this one drifts by 10 % a minute), so the median of many is reported, with its quartiles. Every
+For 1 client (one stream per prompt, --rounds times) and for 8 concurrent clients (a burst: one stream per
+prompt, all released together, repeated --bursts times): time to first token (TTFT; the mean over the 8 of
+a burst) and tokens/s (per stream for 1 client, aggregate for 8). This machine drifts by 10 % a minute, so
+each stream or burst runs on every path in turn, and a ratio is the median over them of the API's figure
+against the engine's in the same trial (with its quartiles), not a ratio of two medians. Every
 API client has its connection open before it is timed, as an app that talks to the server has: opening
 one costs the client and the server work on these cores that the engine path has no counterpart for. The
 8 concurrent clients are threads of this process (8 threads of one Python process take 5-12 ms to send 8
@@ -148,13 +149,11 @@ def raw_texts(port: int, model: str, max_tokens: int, bias: dict[str, int]) -> C
     return ClientPath(run, warm)
 
 
-def one_client(path: ClientPath, prompts: list[str]) -> dict[str, float]:
-    """Median TTFT and tokens/s of one stream at a time, one per prompt (a single stream is noisy)."""
-    runs = []
-    for prompt in prompts:
-        path.warm()
-        runs.append(timed(path.stream(prompt)))
-    return {"ttft_s": statistics.median(r[0] for r in runs), "tok_s": statistics.median(r[1] for r in runs)}
+def one_client(path: ClientPath, prompt: str) -> dict[str, float]:
+    """TTFT and tokens/s of one stream, its connection opened first, outside the timing."""
+    path.warm()
+    ttft, tok_s, _ = timed(path.stream(prompt))
+    return {"ttft_s": ttft, "tok_s": tok_s}
 
 
 def concurrent_clients(path: ClientPath, prompts: list[str]) -> dict[str, float]:
@@ -210,17 +209,22 @@ Samples = dict[str, dict[str, dict[str, list[float]]]]  # path → setting → m
 
 
 def measure(paths: dict[str, ClientPath], prompts: list[str], rounds: int, bursts: int) -> Samples:
-    """For each path (engine, stdlib, HTTP, SDK): `rounds` 1-client rounds and `bursts` 8-client bursts, the
-    paths interleaved so that a change in machine load hits all alike, after one warm-up stream each."""
+    """For each path (engine, stdlib, HTTP, SDK), after a warm-up stream: `rounds` streams of each prompt one
+    at a time, then `bursts` 8-client bursts. Each trial (a stream of one prompt, or a burst) runs on every path
+    in turn before the next, so the machine's drift hits all paths alike and every API figure has an engine
+    figure of moments before or after to be compared with; the order rotates from trial to trial."""
     for path in paths.values():
-        path.warm()
-        timed(path.stream(prompts[0]))
+        one_client(path, prompts[0])
+    trials: list[tuple[str, Callable[[ClientPath], dict[str, float]]]] = [
+        ("1 client", lambda path, prompt=prompt: one_client(path, prompt)) for _ in range(rounds) for prompt in prompts
+    ]
+    trials += [("8 clients", lambda path: concurrent_clients(path, prompts))] * bursts
     samples: Samples = {p: {"1 client": _metrics(), "8 clients": _metrics()} for p in paths}
-    for setting, repeats, run in (("1 client", rounds, one_client), ("8 clients", bursts, concurrent_clients)):
-        for _ in range(repeats):
-            for name, path in paths.items():
-                for metric, value in run(path, prompts).items():
-                    samples[name][setting][metric].append(value)
+    names = list(paths)
+    for k, (setting, run) in enumerate(trials):
+        for name in names[k % len(names) :] + names[: k % len(names)]:  # each path goes first as often
+            for metric, value in run(paths[name]).items():
+                samples[name][setting][metric].append(value)
     return samples
 
 
@@ -252,33 +256,32 @@ def start_server(model: str, data_dir: Path, port: int) -> subprocess.Popen:
     raise RuntimeError("server did not start")
 
 
-def quartiles(values: list[float]) -> str:
+def quartiles(values: list[float], digits: int = 3) -> str:
     """The middle half of the samples, as "q1-q3"."""
     q1, _, q3 = statistics.quantiles(values, n=4)
-    return f"{q1:.3f}-{q3:.3f}"
+    return f"{q1:.{digits}f}-{q3:.{digits}f}"
+
+
+def paired_ratio(engine: list[float], api: list[float], metric: str) -> str:
+    """The median over trials of the API's figure against the engine's in the same trial, with its quartiles:
+    "x of the engine", >= 0.9 is the target either way (for a time the engine's over the API's)."""
+    ratios = [e / a if metric == "ttft_s" else a / e for e, a in zip(engine, api)]
+    return f"{statistics.median(ratios):.2f}x ({quartiles(ratios, 2)})"
 
 
 def report(samples: Samples) -> None:
-    """One row per setting and metric: each path's median, then each API path's ratio to the engine's; then
-    the quartiles of the 8-client TTFT, whose bursts vary most."""
-    medians = {
-        name: {setting: {m: statistics.median(v) for m, v in metrics.items()} for setting, metrics in by_setting.items()}
-        for name, by_setting in samples.items()
-    }
-    apis = [name for name in medians if name != "engine"]
-    header = " ".join(f"{n:>9}" for n in medians) + " " + " ".join(f"{n + '/eng':>9}" for n in apis)
+    """One row per setting and metric: each path's median figure, then each API path's paired ratio."""
+    apis = [name for name in samples if name != "engine"]
+    header = " ".join(f"{n:>9}" for n in samples) + " " + " ".join(f"{n + '/engine':>18}" for n in apis)
     print(f"{'':10} {'metric':8} {header}")
-    engine = medians["engine"]
+    engine = samples["engine"]
     for setting in engine:
-        for metric, e in engine[setting].items():
-            figures = " ".join(f"{medians[n][setting][metric]:9.3f}" for n in medians)
-            # >= 0.9 is the target either way (TTFT: the inverse, lower is better)
-            ratios = [
-                medians[n][setting][metric] / e if metric == "tok_s" else e / medians[n][setting][metric] for n in apis
-            ]
-            print(f"{setting:10} {metric:8} {figures} " + " ".join(f"{r:8.2f}x" for r in ratios))
-    spread = ", ".join(f"{n} {quartiles(samples[n]['8 clients']['ttft_s'])}" for n in samples)
-    print(f"8-client TTFT quartiles over {len(samples['engine']['8 clients']['ttft_s'])} bursts (s): {spread}")
+        for metric, figures in engine[setting].items():
+            medians = " ".join(f"{statistics.median(samples[n][setting][metric]):9.3f}" for n in samples)
+            ratios = " ".join(f"{paired_ratio(figures, samples[n][setting][metric], metric):>18}" for n in apis)
+            print(f"{setting:10} {metric:8} {medians} {ratios}")
+    print(f"(1 client: {len(engine['1 client']['ttft_s'])} streams per path; 8 clients: "
+          f"{len(engine['8 clients']['ttft_s'])} bursts per path; ratio: median over them, with quartiles)")
 
 
 def main() -> None:
@@ -328,7 +331,7 @@ def main() -> None:
         f"8 clients as processes (engine: threads; API: stdlib client processes), {len(bursts)} bursts' mean "
         f"TTFT, median (quartiles): engine {statistics.median(engine_ttft):.3f} s ({quartiles(engine_ttft)}), "
         f"API {statistics.median(api_ttft):.3f} s ({quartiles(api_ttft)}), "
-        f"{statistics.median(engine_ttft) / statistics.median(api_ttft):.2f}x"
+        f"{paired_ratio(engine_ttft, api_ttft, 'ttft_s')}"
     )
 
 
