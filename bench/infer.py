@@ -115,11 +115,15 @@ def batch1(engines: dict[str, Callable[[], dict[str, float]]], rounds: int) -> d
     for run in engines.values():
         run()  # untimed: a first call pays one-off costs (transformers' first forward takes seconds)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in engines}
-    names = list(engines)
     for k in range(rounds):
-        for name in names[k % len(names) :] + names[: k % len(names)]:
+        for name in rotated(list(engines), k):
             runs[name].append(engines[name]())
     return runs
+
+
+def rotated(names: list[str], k: int) -> list[str]:
+    """`names` starting from the k-th, wrapping round: over successive trials each goes first as often."""
+    return names[k % len(names) :] + names[: k % len(names)]
 
 
 def paired_ratio(runs: dict[str, list[dict[str, float]]], top: str, bottom: str) -> str:

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from infer import QUESTIONS  # bench/ is on sys.path when this script runs: the same prompts as infer.py
+from infer import QUESTIONS, rotated  # bench/ is on sys.path when run: infer.py's prompts and trial order
 
 
 def timed(stream: Iterator[str]) -> tuple[float, float, int]:
@@ -220,9 +220,8 @@ def measure(paths: dict[str, ClientPath], prompts: list[str], rounds: int, burst
     ]
     trials += [("8 clients", lambda path: concurrent_clients(path, prompts))] * bursts
     samples: Samples = {p: {"1 client": _metrics(), "8 clients": _metrics()} for p in paths}
-    names = list(paths)
     for k, (setting, run) in enumerate(trials):
-        for name in names[k % len(names) :] + names[: k % len(names)]:  # each path goes first as often
+        for name in rotated(list(paths), k):
             for metric, value in run(paths[name]).items():
                 samples[name][setting][metric].append(value)
     return samples
