@@ -103,13 +103,13 @@ def _run_trl(args: argparse.Namespace) -> dict:
     from trl import SFTConfig, SFTTrainer
 
     from caretune.models.registry import load_tokenizer
-    from caretune.training.data import read_conversations
+    from caretune.data.read_jsonl import read_examples
     from caretune.training.hyperparameters import resolve_hyperparameters
     from caretune.training.config import TrainConfig
     from caretune.training.setup import trainable_model
 
     config = TrainConfig(data=args.data, out=args.work, batch_size=args.batch_size, learning_rate_multiplier=0.1)
-    examples = read_conversations(args.data)
+    examples = read_examples(args.data)
     hp = resolve_hyperparameters(config, len(examples))
     tokenizer = load_tokenizer("gemma-3-270m")
     tokenizer.chat_template = PLAIN_TEMPLATE

@@ -199,18 +199,19 @@ def make_lora_run(base_dir: Path, out: Path, targets: list[str] = LORA_TARGETS) 
                 param.mul_(4.0)  # big enough that the adapter changes greedy output
     peft_model.save_pretrained(out / "adapter")
     AutoTokenizer.from_pretrained(base_dir).save_pretrained(out / "tokenizer")
-    run = {
-        "name": out.name,
-        "base_model": str(base_dir),
-        "method": "lora",
-        "prompt_format": {"kind": "plain", "user_prefix": "Customer:", "assistant_prefix": "Agent:",
-                          "stop": ["\nCustomer:"]},
-        "stop": ["\nCustomer:"],
-        "system_prompt": "You are a customer support agent for Acme.",
-        "hyperparameters": {"lora_r": 4, "lora_alpha": 8},
-        "status": "succeeded",
-    }
-    (out / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    from caretune.runs import RunInfo
+    from caretune.runs.hyperparameters import Hyperparameters
+    from caretune.runs.prompt_format import PromptFormat
+
+    hyperparameters = Hyperparameters(
+        n_epochs=1, batch_size=1, learning_rate_multiplier=1.0, learning_rate=4e-3, lora_r=4, lora_alpha=8,
+        max_seq_len=512, seed=1, max_steps=None,
+    )
+    RunInfo(
+        name=out.name, base_model=str(base_dir), method="lora", prompt_format=PromptFormat(), stop=["\nCustomer:"],
+        system_prompt="You are a customer support agent for Acme.", hyperparameters=hyperparameters, data={},
+        status="succeeded",
+    ).save(out)
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from caretune.training.runinfo import CHECKPOINTS, checkpoint_step, run_checkpoints
+from caretune.runs.layout import CHECKPOINTS, checkpoint_step, run_checkpoints
 
 
 def test_checkpoints_are_ordered_by_step_not_by_name(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def test_a_lora_fine_tune_can_be_trained_further(tiny_llama_run: Path, chat_data
                          batch_size=4, learning_rate_multiplier=0.1)
     run = train(config)
 
-    from caretune.engines.refs import resolve_ref
+    from caretune.runs.refs import resolve_ref
     from caretune.prompting import PromptFormat
 
     parent = resolve_ref(tiny_llama_run).run

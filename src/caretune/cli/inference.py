@@ -24,10 +24,11 @@ def export(
 ) -> None:
     """Export a fine-tuned run for llama.cpp (adapter or merged GGUF) or as a merged Hugging Face directory."""
     from caretune.errors import InputError
-    from caretune.export.run import OUTPUT_NAMES, export_run
+    from caretune.export.run import export_run
+    from caretune.runs.layout import EXPORT_NAMES
 
-    if format not in OUTPUT_NAMES:
-        raise InputError(f"--format must be one of {', '.join(OUTPUT_NAMES)}, not {format!r}")
+    if format not in EXPORT_NAMES:
+        raise InputError(f"--format must be one of {', '.join(EXPORT_NAMES)}, not {format!r}")
     if dtype not in ("f16", "f32"):
         raise InputError(f"--dtype must be f16 or f32, not {dtype!r}")
     typer.echo(export_run(run, format, out, dtype))

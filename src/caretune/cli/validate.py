@@ -17,7 +17,7 @@ from caretune.errors import EXIT_FINDINGS
 
 if TYPE_CHECKING:
     from caretune.data.validate import ValidationReport
-    from caretune.data.validate_fix import FixResult
+    from caretune.data.validate.fix import FixResult
 
 
 @app.command()
@@ -46,8 +46,8 @@ def validate(
     Exit 0 when there are no errors (warnings allowed), 1 when there are, 3 when the file cannot be read.
     """
     from caretune.data.validate import analyse, validate_file
-    from caretune.data.validate_fix import write_fixed
-    from caretune.data.validate_tokens import load_tokenizer
+    from caretune.data.validate.fix import write_fixed
+    from caretune.models.registry import load_tokenizer
 
     tok = load_tokenizer(tokenizer) if tokenizer else None
     analysis = analyse(file, tokenizer=tok, context_length=context_length)

@@ -1,15 +1,17 @@
-"""Read OpenAI fine-tuning JSONL (chat or legacy prompt/completion) into caretune's table of turns.
+"""Read OpenAI fine-tuning JSONL (chat or legacy prompt/completion): as examples, or as the table of turns.
 
-Companies that already built fine-tuning files should be able to clean, anonymise and split them like raw
-logs. Each line is parsed and validated by the pydantic schema (so a bad field is reported the way every
-stage reports it) and becomes one conversation whose thread is its line.
+Training reads its files as examples (``read_examples``); ``caretune prepare`` reads them into its table of
+turns, so companies that already built fine-tuning files can clean, anonymise and split them like raw logs,
+each line one conversation whose thread is its line. Both parse a line the same way (``parse_example``): the
+pydantic schema parses and validates it, so a bad field is reported the way every stage reports it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 from pydantic import ValidationError
@@ -31,18 +33,45 @@ TURN_SCHEMA = {
 }
 
 
+Example = TypeVar("Example", ChatExample, LegacyExample)
+
+
+def json_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(1-based line number, bytes) of every non-blank line; an unreadable file is an ``InputError``."""
+    try:
+        with path.open("rb") as f:
+            for line, raw in enumerate(f, start=1):
+                if raw.strip():
+                    yield line, raw
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", path) from exc
+
+
+def parse_example(raw: bytes, path: Path, line: int, model: type[Example]) -> Example:
+    """One line as an example of ``model``; an ``InputError`` names the line and the field when it is not."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        if error["type"] == "json_invalid":
+            detail = error["msg"].removeprefix("Invalid JSON: ")
+            raise InputError(f"invalid JSON: {detail} (an invalid example)", path, line) from None
+        where = ".".join(str(part) for part in error["loc"]) or None
+        raise InputError(f"invalid example: {error['msg']}", path, line, where) from None
+
+
+def read_examples(path: Path, model: type[Example] = ChatExample) -> list[Example]:
+    """Every line of ``path`` as an example; the first bad line is an ``InputError`` naming it."""
+    return [parse_example(raw, path, line, model) for line, raw in json_lines(path)]
+
+
 def read_jsonl(
     path: Path, source: int, kind: str, on_bad_rows: OnBadRows, bad_rows: Counter[str], *, separator: str, stop: str
 ) -> pl.DataFrame:
     """Turns of every example in ``path`` (``kind`` is ``chat`` or ``completion``); bad lines raise or count."""
     rows: list[dict[str, Any]] = []
-    try:
-        with path.open("rb") as f:
-            for line, raw in enumerate(f, start=1):
-                if raw.strip():
-                    rows.extend(_example_turns(raw, path, line, source, kind, on_bad_rows, bad_rows, separator, stop))
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror or exc}", path) from exc
+    for line, raw in json_lines(path):
+        rows.extend(_example_turns(raw, path, line, source, kind, on_bad_rows, bad_rows, separator, stop))
     return pl.DataFrame(rows, schema=TURN_SCHEMA)
 
 
@@ -78,16 +107,10 @@ def _parse(
     raw: bytes, path: Path, line: int, kind: str, separator: str, stop: str
 ) -> tuple[list[dict[str, Any]], dict]:
     """Validate one line with the schema; messages as ``role, content, weight`` dicts and the metadata."""
-    try:
-        if kind == "chat":
-            chat = ChatExample.model_validate_json(raw)
-            messages = [_message(m.role, m.content, m.weight) for m in chat.messages]
-            return messages, _metadata(chat)
-        legacy = LegacyExample.model_validate_json(raw)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"]) or None
-        raise InputError(f"invalid example: {error['msg']}", path, line, where) from exc
+    if kind == "chat":
+        chat = parse_example(raw, path, line, ChatExample)
+        return [_message(m.role, m.content, m.weight) for m in chat.messages], _metadata(chat)
+    legacy = parse_example(raw, path, line, LegacyExample)
     prompt = legacy.prompt.removesuffix(separator).strip()
     completion = legacy.completion.removesuffix(stop).strip()
     return [_message("user", prompt, None), _message("assistant", completion, None)], _metadata(legacy)

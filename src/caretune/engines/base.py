@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from caretune.errors import CaretuneError
 
 if TYPE_CHECKING:
-    from caretune.engines.prompting import ChatPrompting
+    from caretune.prompting.chat import ChatPrompting
     from caretune.prompting import PromptFormat
 
 FinishReason = Literal["stop", "length"]

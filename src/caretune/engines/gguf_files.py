@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from caretune.engines.refs import ModelRef
+from caretune.runs.refs import ModelRef
 from caretune.export.gguf_model import GGUFDtype
 
 
@@ -31,18 +31,18 @@ def _base_gguf(base: str, dtype: GGUFDtype, cache_dir: Path | None) -> Path:
 
 
 def _adapter(ref: ModelRef) -> Path:
-    from caretune.export.run import OUTPUT_NAMES, export_lora_gguf
+    from caretune.export.run import export_lora_gguf
 
-    target = ref.export_dir / OUTPUT_NAMES["gguf-lora"]
+    target = ref.export_path("gguf-lora")
     if not _newer_than_sources(target, ref.adapter_dir):
         export_lora_gguf(ref, target)
     return target
 
 
 def _merged(ref: ModelRef, dtype: GGUFDtype) -> Path:
-    from caretune.export.run import OUTPUT_NAMES, export_run
+    from caretune.export.run import export_run
 
-    target = ref.export_dir / OUTPUT_NAMES["gguf"]
+    target = ref.export_path("gguf")
     if not _newer_than_sources(target, ref.full_model_dir):
         export_run(ref.path, "gguf", target, dtype)
     return target

@@ -13,8 +13,8 @@ import numpy as np
 
 from caretune.engines.base import Engine, Prompt, SamplingParams, StreamEvent, Usage
 from caretune.engines.candidate import Candidate
-from caretune.engines.prompting import load_prompting
-from caretune.engines.refs import ModelRef
+from caretune.prompting.chat import load_prompting
+from caretune.runs.refs import ModelRef
 from caretune.errors import CaretuneError
 
 # Decoding a few prompt tokens with the first generated one keeps tokenizers that strip a leading space
@@ -87,7 +87,7 @@ class TransformersEngine(Engine):
         super().__init__()
         self.model_id = ref.model_id
         hf_dir = _weights_dir(ref)
-        self.prompting = load_prompting(ref, hf_dir)
+        self.prompting = load_prompting(ref)
         self._tokenizer = self.prompting.tokenizer
         self._model = _load_model(hf_dir, ref.adapter_dir, torch.float32)
         config = self._model.config

@@ -14,8 +14,8 @@ from caretune.engines.base import Engine, EngineError, Prompt, SamplingParams, S
 from caretune.engines.candidate import Candidate
 from caretune.engines.gguf_files import gguf_files
 from caretune.engines.llamacpp_runtime import LlamaRuntime, LlamaVocab, RuntimeConfig, shorten_openmp_spin
-from caretune.engines.prompting import load_prompting
-from caretune.engines.refs import ModelRef
+from caretune.prompting.chat import load_prompting
+from caretune.runs.refs import ModelRef
 from caretune.engines.scheduler import Events, Request, Scheduler
 from caretune.export.gguf_model import GGUFDtype
 
@@ -36,7 +36,7 @@ class LlamaCppEngine(Engine):
         self.model_id = ref.model_id
         model_path, lora_path = gguf_files(ref, base_dtype)
         self.model_path, self.lora_path = model_path, lora_path
-        self.prompting = load_prompting(ref, _hf_dir(ref))
+        self.prompting = load_prompting(ref)
         config = RuntimeConfig(n_ctx=n_ctx, n_seq=max_sequences, n_threads=n_threads)
         self._runtime = LlamaRuntime(model_path, lora_path, config)
         self.context_length = min(self._runtime.n_ctx_train, n_ctx)
@@ -75,11 +75,3 @@ class LlamaCppEngine(Engine):
         self._scheduler.close()
         self._runtime.close()
 
-
-def _hf_dir(ref: ModelRef):
-    """The HF directory whose tokenizer renders chats (None for a bare GGUF: its own tokenizer is used)."""
-    if ref.base is None:
-        return None
-    from caretune.models.registry import resolve
-
-    return resolve(ref.base).hf_dir

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from caretune.engines.base import Engine
-from caretune.engines.refs import ModelRef, resolve_ref
+from caretune.runs.refs import ModelRef, resolve_ref
 from caretune.errors import InputError
 
 EngineName = Literal["auto", "llamacpp", "transformers"]
@@ -43,7 +43,7 @@ def _has_gguf_base(ref: ModelRef) -> bool:
     """Whether llama.cpp can run it without converting a Hugging Face model: the base ships as a GGUF
     (registry names do), or a full fine-tune has already been exported to one."""
     if ref.full_model_dir is not None:
-        return (ref.export_dir / "model.gguf").is_file()
+        return ref.export_path("gguf").is_file()
     from caretune.models.registry import resolve
 
     return ref.base is not None and resolve(ref.base).gguf_path is not None

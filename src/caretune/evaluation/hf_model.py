@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from caretune.engines.refs import resolve_ref
+from caretune.runs.refs import resolve_ref
 
 
 def load_causal_lm(ref: str) -> Any | None:

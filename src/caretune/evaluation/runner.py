@@ -15,7 +15,7 @@ from typing import Callable
 
 from pydantic import BaseModel, Field
 
-from caretune.engines.refs import resolve_ref
+from caretune.runs.refs import resolve_ref
 from caretune.errors import InputError
 from caretune.evaluation.embeddings import get_embedder
 from caretune.evaluation.fewshot import pick_examples

@@ -18,7 +18,7 @@ def cached_base_gguf(hf_dir: Path, dtype: GGUFDtype = "f16", cache_dir: Path | N
     A run passes its own `export/` directory, so that everything it needs stays inside the run.
     """
     from caretune.export.files import atomic_write
-    from caretune.models.home import caretune_home
+    from caretune.home import caretune_home
 
     folder = cache_dir or caretune_home() / "gguf"
     target = folder / f"base-{hf_dir.name}-{_fingerprint(hf_dir)}-{dtype}.gguf"

@@ -9,14 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from caretune.engines.refs import ModelRef, resolve_ref
+from caretune.runs.refs import ModelRef, resolve_ref
 from caretune.errors import CaretuneError, InputError
 from caretune.export.files import atomic_write
 from caretune.export.gguf_model import GGUFDtype
 
 ExportFormat = Literal["gguf-lora", "gguf", "hf"]
-
-OUTPUT_NAMES: dict[str, str] = {"gguf-lora": "adapter.gguf", "gguf": "model.gguf", "hf": "hf"}
 
 
 def export_run(run: str | Path, fmt: ExportFormat, out: Path | None = None, dtype: GGUFDtype = "f16") -> Path:
@@ -24,7 +22,7 @@ def export_run(run: str | Path, fmt: ExportFormat, out: Path | None = None, dtyp
     ref = resolve_ref(run)
     if ref.run_dir is None:
         raise InputError("not a run directory (no run.json)", path=run)
-    target = out or ref.export_dir / OUTPUT_NAMES[fmt]
+    target = out or ref.export_path(fmt)
     if fmt == "gguf-lora":
         return export_lora_gguf(ref, target)
     if fmt == "gguf":

@@ -14,7 +14,8 @@ from typing import Literal
 from pydantic import BaseModel
 
 from caretune.errors import InputError
-from caretune.models.home import caretune_home
+from caretune.home import caretune_home
+from caretune.runs.refs import ModelRef
 
 
 class ModelSpec(BaseModel):
@@ -59,14 +60,38 @@ def resolve(name_or_path: str) -> ResolvedModel:
     return ResolvedModel(name=name_or_path, hf_dir=_cached_hub_dir(name_or_path))
 
 
-def load_tokenizer(name_or_path: str):
-    """The base's tokenizer, with a pad token (the EOS, where the model defines none) so batches can be padded."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(resolve(name_or_path).hf_dir)
+def load_tokenizer(source: str | Path | ModelRef):
+    """The one way caretune loads a tokenizer, offline: of a registry name, a local directory (a model's, or a
+    tokenizer's alone) or a model reference (a run's own tokenizer wins over its base's; a bare GGUF carries
+    one). It gets a pad token (the EOS, where the model defines none) so batches can be padded."""
+    tokenizer = _tokenizer_of(source) if isinstance(source, ModelRef) else _tokenizer_from(source)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
+
+
+def _tokenizer_of(ref: ModelRef):
+    from transformers import AutoTokenizer
+
+    if ref.tokenizer_dir is not None:
+        return _tokenizer_from(ref.tokenizer_dir)
+    if ref.base is not None:
+        return _tokenizer_from(ref.base)
+    return AutoTokenizer.from_pretrained(ref.gguf_path.parent, gguf_file=ref.gguf_path.name)
+
+
+def _tokenizer_from(name_or_path: str | Path):
+    """A directory's tokenizer, else the base model's; a directory without one is an ``InputError``."""
+    from transformers import AutoTokenizer
+
+    folder = Path(name_or_path).expanduser()
+    if not folder.is_dir():
+        folder = resolve(str(name_or_path)).hf_dir
+    try:
+        return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError):
+        # HF's own message lists its internal fallbacks; what the user needs is what the directory lacks.
+        raise InputError("not a Hugging Face tokenizer directory (no usable tokenizer.json)", folder) from None
 
 
 def load_model(name_or_path: str, dtype=None):

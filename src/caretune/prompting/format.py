@@ -1,36 +1,18 @@
 """Which prompt format a model is trained and served with, and how that choice is made.
 
-The format is stored in every run's ``run.json`` so that serving and evaluation render exactly what training
-saw; a mismatch there is the most common way a fine-tune silently fails.
+The format itself (``PromptFormat``) is part of a run's contract and lives in ``caretune.runs``.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
 
-from pydantic import BaseModel, Field
+from caretune.runs.prompt_format import PromptFormat
 
 # Names that mark an instruction-tuned model, whose chat template is what it was trained on. A pretrained
 # base model (like gemma-3-270m) has never seen its template's turn markers, so the plain format, which
 # reads like ordinary text, teaches it faster.
 _INSTRUCTION_TUNED = re.compile(r"(-it\b|instruct|chat)", re.IGNORECASE)
-
-PLAIN_STOP = ["\nCustomer:"]
-
-
-class PromptFormat(BaseModel):
-    """How a conversation becomes text.
-
-    ``plain``: the system text, a blank line, then ``Customer: <text>`` / ``Agent: <reply><eos>`` turns, one
-    per line; the generation prompt ends with ``Agent:``. ``chat_template``: the tokenizer's own template.
-    ``stop`` is a safety net for engines: the trained end-of-turn token normally stops generation first.
-    """
-
-    kind: Literal["plain", "chat_template"] = "plain"
-    user_prefix: str = "Customer:"
-    assistant_prefix: str = "Agent:"
-    stop: list[str] = Field(default_factory=lambda: list(PLAIN_STOP))
 
 
 def choose_format(tokenizer, model_name: str) -> PromptFormat:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from caretune.data.schema import ChatMessage
 from caretune.errors import CaretuneError
-from caretune.prompting.format import PromptFormat
+from caretune.runs.prompt_format import PromptFormat
 
 Messages = Sequence[Mapping | ChatMessage]
 
@@ -38,8 +38,12 @@ def conversation_segments(messages: Messages, fmt: PromptFormat, tokenizer) -> l
     return list(_plain_segments(msgs, fmt, _eos_text(tokenizer)))
 
 
-def generation_prompt(messages: Messages, fmt: PromptFormat, tokenizer) -> str:
-    """The text before the next agent turn: every message rendered, then the generation prompt."""
+def render_prompt(messages: Messages, fmt: PromptFormat, tokenizer) -> str:
+    """The text before the next agent turn, ending with the generation prompt (``Agent:`` in the plain format).
+
+    Encode it with the tokenizer's special tokens on (HF: the default; llama.cpp: ``add_bos=True,
+    special=True``): earlier agent turns end with the EOS token's text, which must encode to the EOS id.
+    """
     msgs = as_messages(messages)
     if fmt.kind == "chat_template":
         return _render_template(msgs, tokenizer, add_generation_prompt=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from caretune.prompting.format import PromptFormat
+from caretune.runs.prompt_format import PromptFormat
 from caretune.prompting.segments import Messages, conversation_segments
 
 IGNORE = -100

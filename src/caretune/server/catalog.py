@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from caretune.server.errors import NotFound
-from caretune.server.model_ids import job_model_id, split_checkpoint_id
-from caretune.server.timestamps import unix
+from caretune.runs.model_ids import split_checkpoint_id
+from caretune.storage.db import unix
 from caretune.storage.jobs import Job, JobCheckpoint
 
 BASE_OWNER = "system"
@@ -93,7 +93,7 @@ class Catalog:
             saved = session.scalars(
                 select(JobCheckpoint).where(JobCheckpoint.job_id == job_id, JobCheckpoint.step_number == step)
             ).first()
-        if job is None or job.model_deleted or job_model_id(job, self._org) != fine_tune_id or saved is None:
+        if job is None or job.model_deleted or job.produced_model_id(self._org) != fine_tune_id or saved is None:
             raise NotFound(f"The model '{model_id}' does not exist", param="model", code="model_not_found")
         if not Path(saved.path).is_dir():
             raise NotFound(

@@ -24,11 +24,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from caretune.server.model_ids import fine_tuned_model_id
+from caretune.runs.model_ids import fine_tuned_model_id
 from caretune.storage.db import make_engine, new_id, session_factory, utcnow
 from caretune.storage.files import FileStore
 from caretune.storage.jobs import Job, JobCheckpoint, add_event, transition
-from caretune.training.runinfo import checkpoint_step, run_checkpoints
+from caretune.runs.layout import checkpoint_step, run_checkpoints
 
 RESULTS_PURPOSE = "fine-tune-results"
 _LOSS_KEYS = {"train_loss": ("train_loss", "loss"), "valid_loss": ("valid_loss", "eval_loss")}
@@ -129,7 +129,7 @@ class _Recorder:
 
     def _estimate_finish(self, step: int) -> None:
         """Remaining steps at the pace since the first record (a resumed run times its own steps only)."""
-        from caretune.training.runinfo import RunInfo
+        from caretune.runs.info import RunInfo
 
         now = time.monotonic()
         if self._first is None:
@@ -169,7 +169,7 @@ def _checkpoint_metrics(record: dict[str, Any], step: int) -> dict[str, Any]:
 
 def _succeed(session: Session, files: FileStore, job: Job, org: str, run_dir: Path) -> None:
     """Fill in the results and mark the job succeeded (unless it was cancelled meanwhile)."""
-    from caretune.training.runinfo import RunInfo
+    from caretune.runs.info import RunInfo
 
     info = RunInfo.load(run_dir)
     csv_path = _metrics_csv(run_dir)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from caretune.server.errors import InvalidRequest, NotFound, PayloadTooLarge
 from caretune.server.protocol import FileObject
-from caretune.server.timestamps import unix
+from caretune.storage.db import unix
 from caretune.storage.files import FileStore, FileTooLarge, StoredFile
 
 FINE_TUNE = "fine-tune"

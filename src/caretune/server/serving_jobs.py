@@ -26,10 +26,10 @@ from caretune.server.protocol import (
     Hyperparameters,
     JobError,
 )
-from caretune.server.model_ids import checkpoint_model_id, job_model_id
+from caretune.runs.model_ids import checkpoint_model_id
 from caretune.server.serving_files import FINE_TUNE, get_file
 from caretune.server.state import ServerState
-from caretune.server.timestamps import unix
+from caretune.storage.db import unix
 from caretune.storage.db import utcnow
 from caretune.storage.jobs import ACTIVE, Job, JobCheckpoint, JobEvent, add_event, new_job_id, transition
 
@@ -204,7 +204,7 @@ def _event(event: JobEvent) -> FineTuningJobEvent:
 
 
 def _checkpoint(job: Job, org: str, checkpoint: JobCheckpoint) -> FineTuningJobCheckpoint:
-    model_id = job_model_id(job, org)
+    model_id = job.produced_model_id(org)
     return FineTuningJobCheckpoint(
         id=checkpoint.id,
         created_at=unix(checkpoint.created_at) or 0,

@@ -6,18 +6,17 @@ the same.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from caretune.home import caretune_home
 from caretune.storage.db import sqlite_url
 
 
 def default_data_dir() -> Path:
     """Under CARETUNE_HOME (default ~/.cache/caretune), where every other cache of caretune lives."""
-    home = Path(os.environ.get("CARETUNE_HOME", Path.home() / ".cache" / "caretune"))
-    return home / "server"
+    return caretune_home() / "server"
 
 
 class ServerSettings(BaseModel):

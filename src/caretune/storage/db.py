@@ -36,6 +36,18 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def unix(value: datetime | None) -> int | None:
+    """Unix seconds of a stored datetime, the timestamp unit of OpenAI's objects (None stays None).
+
+    SQLite hands timezone-aware datetimes back naive (in UTC); treating naive as UTC keeps both backends right.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return int(value.timestamp())
+
+
 def new_id(prefix: str) -> str:
     """``prefix`` (separator included: ``file-``, ``conv_``) and 24 random hex digits: OpenAI's id style,
     unguessable so URLs leak nothing, and short enough for every id column (``String(40)``)."""

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from caretune.runs.model_ids import fine_tuned_model_id
 from caretune.storage.db import Base, new_id, utcnow
 
 ACTIVE = ("validating_files", "queued", "running")
@@ -53,6 +54,10 @@ class Job(Base):
         ``run_dir`` is the job's folder; it also holds the job's copy of its data and the worker's log.
         """
         return Path(self.run_dir) / "out"
+
+    def produced_model_id(self, org: str) -> str:
+        """The id of the model this job produces: set once it succeeds, known from its start (its checkpoints')."""
+        return self.fine_tuned_model or fine_tuned_model_id(self.model, org, self.suffix, self.id)
 
 
 class JobEvent(Base):

@@ -5,6 +5,6 @@ Heavy imports (torch, transformers) happen when ``train`` runs, so importing thi
 
 from caretune.training.config import TrainConfig
 from caretune.training.run import TrainingInterrupted, train
-from caretune.training.runinfo import RunInfo
+from caretune.runs.info import RunInfo
 
 __all__ = ["RunInfo", "TrainConfig", "TrainingInterrupted", "train"]

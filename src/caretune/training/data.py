@@ -6,10 +6,7 @@ import hashlib
 from collections import Counter
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from caretune.data.schema import ChatExample
-from caretune.data.validate_read import parse_lines, read_text
 from caretune.errors import InputError
 from caretune.prompting import IGNORE, PromptFormat, tokenize_conversation
 
@@ -25,21 +22,6 @@ def data_files(data: Path, validation_file: Path | None) -> tuple[Path, Path | N
     if not data.is_file():
         raise InputError("no such file or directory", data)
     return data, validation_file
-
-
-def read_conversations(path: Path) -> list[ChatExample]:
-    """Every line as a chat example; the first bad line is an ``InputError`` naming it."""
-    records, problems = parse_lines(read_text(path))
-    bad = [p for p in problems if p.code != "blank_line"]
-    if bad:
-        raise InputError(bad[0].message, path, bad[0].line)
-    examples = []
-    for record in records:
-        try:
-            examples.append(ChatExample.model_validate(record.data))
-        except ValidationError as exc:
-            raise InputError(f"not a chat example: {exc.errors()[0]['msg']}", path, record.line) from None
-    return examples
 
 
 def tokenize_examples(

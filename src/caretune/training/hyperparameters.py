@@ -7,8 +7,7 @@ than ~25,000 times (1 to 25 epochs). Batch size: ~0.2 % of the examples, 1 to 25
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
+from caretune.runs.hyperparameters import Hyperparameters
 from caretune.training.config import TrainConfig
 
 TARGET_EPOCHS, MIN_EPOCHS, MAX_EPOCHS = 3, 1, 25
@@ -16,20 +15,6 @@ MIN_TARGET_EXAMPLES, MAX_TARGET_EXAMPLES = 100, 25_000
 MAX_BATCH = 256
 # multiplier 0.1 gives 4e-4 for LoRA and 4e-5 for full fine-tuning, the usual rates for small models.
 BASE_LEARNING_RATE = {"lora": 4e-3, "full": 4e-4}
-
-
-class Hyperparameters(BaseModel):
-    """The values a run actually used (stored in ``run.json``)."""
-
-    n_epochs: int
-    batch_size: int
-    learning_rate_multiplier: float
-    learning_rate: float
-    lora_r: int | None
-    lora_alpha: int | None
-    max_seq_len: int
-    seed: int
-    max_steps: int | None
 
 
 def resolve_hyperparameters(config: TrainConfig, n_examples: int) -> Hyperparameters:

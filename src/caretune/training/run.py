@@ -7,7 +7,7 @@ from pathlib import Path
 
 from caretune.errors import CaretuneError
 from caretune.training.config import TrainConfig
-from caretune.training.runinfo import CHECKPOINTS
+from caretune.runs.layout import CHECKPOINTS
 
 
 class TrainingInterrupted(CaretuneError):

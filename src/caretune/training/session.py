@@ -11,7 +11,8 @@ from pathlib import Path
 from caretune.errors import InputError
 from caretune.training.callbacks import FinalCheckpoint, MetricsRecorder, ProgressBar, StopOnInterrupt
 from caretune.training.config import TrainConfig
-from caretune.training.runinfo import CHECKPOINTS, RunInfo, Status, checkpoint_step, now
+from caretune.runs.info import RunInfo, Status, now
+from caretune.runs.layout import CHECKPOINTS, checkpoint_step
 from caretune.training.start import StartingPoint, starting_point
 
 
@@ -93,11 +94,12 @@ class _TokenizedData:
     def read(cls, config: TrainConfig, start: StartingPoint) -> _TokenizedData:
         from caretune.models.registry import load_tokenizer
         from caretune.prompting import choose_format
-        from caretune.training.data import data_files, read_conversations, tokenize_examples
+        from caretune.data.read_jsonl import read_examples
+        from caretune.training.data import data_files, tokenize_examples
 
         train_file, valid_file = data_files(config.data, config.validation_file)
-        examples = read_conversations(train_file)  # bad data fails before the model loads
-        valid_examples = read_conversations(valid_file) if valid_file else []
+        examples = read_examples(train_file)  # bad data fails before the model loads
+        valid_examples = read_examples(valid_file) if valid_file else []
         valid_examples = _sample(valid_examples, config.max_eval_examples, config.seed)
         tokenizer = load_tokenizer(start.base_model)
         fmt = start.prompt_format or choose_format(tokenizer, start.base_model)

@@ -6,7 +6,7 @@ import math
 import os
 
 from caretune.training.config import TrainConfig
-from caretune.training.runinfo import CHECKPOINTS
+from caretune.runs.layout import CHECKPOINTS
 from caretune.training.hyperparameters import Hyperparameters
 from caretune.training.start import StartingPoint
 

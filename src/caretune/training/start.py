@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from caretune.errors import InputError
-from caretune.prompting import PromptFormat
+from caretune.runs.prompt_format import PromptFormat
 
 
 class StartingPoint(BaseModel):
@@ -27,7 +27,7 @@ class StartingPoint(BaseModel):
 
 def starting_point(base: str, method: str) -> StartingPoint:
     """``base`` as a starting point; a run directory must be a finished (or checkpointed) LoRA run."""
-    from caretune.engines.refs import resolve_ref
+    from caretune.runs.refs import resolve_ref
 
     ref = resolve_ref(base)
     if ref.run_dir is None:
@@ -36,5 +36,5 @@ def starting_point(base: str, method: str) -> StartingPoint:
         raise InputError("can only continue a LoRA fine-tune that has saved its adapter", path=base)
     if method != "lora":
         raise InputError("a LoRA fine-tune can only be continued with --method lora", path=base)
-    fmt = PromptFormat.model_validate(ref.run.prompt_format) if ref.run and ref.run.prompt_format else None
+    fmt = ref.run.prompt_format if ref.run else None
     return StartingPoint(base_model=ref.base, adapter_dir=ref.adapter_dir, prompt_format=fmt, parent=str(ref.path))

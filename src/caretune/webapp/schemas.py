@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from caretune.server.timestamps import unix
+from caretune.storage.db import unix
 
 HandoffState = Literal["none", "waiting", "answered", "closed"]
 Rating = Literal["up", "down"]

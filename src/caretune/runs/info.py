@@ -8,12 +8,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from caretune.prompting import PromptFormat
-from caretune.training.hyperparameters import Hyperparameters
+from caretune.errors import InputError
+from caretune.runs.hyperparameters import Hyperparameters
+from caretune.runs.layout import RUN_JSON
+from caretune.runs.prompt_format import PromptFormat
 
 Status = Literal["running", "succeeded", "failed", "cancelled"]
-
-CHECKPOINTS = "checkpoints"  # the folder of a run that holds the Trainer's checkpoint-<step> directories
 
 
 def now() -> datetime:
@@ -32,7 +32,7 @@ class RunInfo(BaseModel):
     stop: list[str]
     system_prompt: str | None
     hyperparameters: Hyperparameters
-    data: dict[str, str] = Field(description="data file path -> sha256")
+    data: dict[str, str] = Field(description="data file path -> sha256; the training file first")
     total_steps: int | None = Field(None, description="optimiser steps the run plans to take (for an ETA)")
     trained_tokens: int = 0
     status: Status = "running"
@@ -42,25 +42,15 @@ class RunInfo(BaseModel):
 
     def save(self, run_dir: Path) -> None:
         """Write ``run_dir/run.json`` atomically: readers (the server) never see half a file."""
-        tmp = run_dir / "run.json.tmp"
+        tmp = run_dir / f"{RUN_JSON}.tmp"
         tmp.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        tmp.replace(run_dir / "run.json")
+        tmp.replace(run_dir / RUN_JSON)
 
     @classmethod
     def load(cls, run_dir: Path) -> RunInfo:
-        """Read ``run_dir/run.json``."""
-        return cls.model_validate_json((run_dir / "run.json").read_text(encoding="utf-8"))
-
-
-def checkpoint_step(path: str | Path | None) -> int | None:
-    """The step of a Trainer checkpoint directory (``checkpoint-40`` is step 40); None for any other name."""
-    if path is None:
-        return None
-    prefix, _, step = Path(path).name.rpartition("-")
-    return int(step) if prefix == "checkpoint" and step.isdigit() else None
-
-
-def run_checkpoints(run_dir: Path) -> list[Path]:
-    """The checkpoint directories of a run, oldest step first."""
-    steps = {path: checkpoint_step(path) for path in (run_dir / CHECKPOINTS).glob("checkpoint-*")}
-    return sorted((path for path, step in steps.items() if step is not None), key=lambda path: steps[path])
+        """Read ``run_dir/run.json``; an unreadable one is an ``InputError`` naming it."""
+        path = run_dir / RUN_JSON
+        try:
+            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        except (ValueError, OSError) as exc:
+            raise InputError(f"not a readable run description: {exc}", path=path) from exc

@@ -1,4 +1,4 @@
-"""Where caretune keeps what it builds once and reuses: converted base models and other caches."""
+"""Where caretune keeps what it builds once and reuses: converted base models, the server's data, caches."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""Validating a training file before fine-tuning: ``validate_file(path) -> ValidationReport``.
-
-A library call that returns findings instead of printing them, because two doors use it: ``caretune
-validate`` prints them, the API server's ``POST /v1/files`` returns them. Each check lives in its own
-``validate_*`` module; this one reads the file, runs the checks in order and assembles the report.
-"""
+"""The report of one file: read it, run every check in order, assemble the findings."""
 
 from __future__ import annotations
 
@@ -14,8 +9,8 @@ from typing import Any
 from pydantic import BaseModel, computed_field
 
 from caretune.data.schema import ChatExample, LegacyExample
-from caretune.data.validate_duplicates import check_duplicates
-from caretune.data.validate_examples import (
+from caretune.data.validate.duplicates import check_duplicates
+from caretune.data.validate.examples import (
     Format,
     check_chat,
     check_legacy,
@@ -23,18 +18,15 @@ from caretune.data.validate_examples import (
     parse_example,
     turns_of,
 )
-from caretune.data.validate_findings import Finding, error, warning
-from caretune.data.validate_legacy import LegacyMarkers, check_markers
-from caretune.data.validate_read import Record, parse_lines, read_text
-from caretune.data.validate_tokens import (
+from caretune.data.validate.findings import Finding, error, warning
+from caretune.data.validate.legacy import LegacyMarkers, check_markers
+from caretune.data.validate.read import Record, parse_lines, read_text
+from caretune.data.validate.tokens import (
     TokenStats,
     check_lengths,
     count_tokens,
     default_context_length,
-    load_tokenizer,
 )
-
-__all__ = ["Finding", "ValidationReport", "validate_file", "analyse"]
 
 # OpenAI's fine-tuning API refuses fewer than 10 examples and suggests 50 to 100 as a start.
 MIN_EXAMPLES = 10
@@ -94,6 +86,8 @@ def analyse(
     path = Path(path)
     text = read_text(path)
     if isinstance(tokenizer, (str, Path)):
+        from caretune.models.registry import load_tokenizer
+
         tokenizer = load_tokenizer(tokenizer)
     records, problems = parse_lines(text)
     findings = [(warning if p.code == "blank_line" else error)(p.line, p.code, p.message) for p in problems]

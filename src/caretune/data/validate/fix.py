@@ -12,10 +12,10 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from caretune.data.schema import ChatExample, LegacyExample
-from caretune.data.validate import Analysis
-from caretune.data.validate_duplicates import exact_key
-from caretune.data.validate_examples import turns_of
-from caretune.data.validate_legacy import DEFAULT_SEPARATOR, DEFAULT_STOP, LegacyMarkers
+from caretune.data.validate.report import Analysis
+from caretune.data.validate.duplicates import exact_key
+from caretune.data.validate.examples import turns_of
+from caretune.data.validate.legacy import DEFAULT_SEPARATOR, DEFAULT_STOP, LegacyMarkers
 
 # Error codes --fix repairs instead of dropping the example.
 REPAIRED_ERRORS = frozenset({"missing_separator", "missing_stop"})

@@ -13,7 +13,7 @@ from collections import Counter
 from pydantic import BaseModel
 
 from caretune.data.schema import LegacyExample
-from caretune.data.validate_findings import Finding, error, warning
+from caretune.data.validate.findings import Finding, error, warning
 
 # What --fix adds when a file has no marker at all: the ones OpenAI's tool recommended.
 DEFAULT_SEPARATOR = "\n\n###\n\n"

@@ -8,12 +8,11 @@ so, because an estimate must not be read as a measurement.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from caretune.data.validate_findings import Finding, error, warning
+from caretune.data.validate.findings import Finding, error, warning
 
 # Gemma 3 270M, the default base model, reads 32K tokens.
 DEFAULT_CONTEXT_LENGTH = 32_768
@@ -36,21 +35,6 @@ class TokenStats(BaseModel):
     context_length: int
     total: int
     max: int
-
-
-def load_tokenizer(path: str | Path) -> Any:
-    """An HF tokenizer from a local directory (never from a hub: caretune runs offline)."""
-    from transformers import AutoTokenizer
-
-    from caretune.errors import InputError
-
-    if not Path(path).is_dir():
-        raise InputError("no such tokenizer directory", path)
-    try:
-        return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    except (OSError, ValueError):
-        # HF's own message lists its internal fallbacks; what the user needs is what the directory lacks.
-        raise InputError("not a Hugging Face tokenizer directory (no usable tokenizer.json)", path) from None
 
 
 def count_tokens(turns: list[tuple[str, str]], tokenizer: Tokenizer | None) -> int:

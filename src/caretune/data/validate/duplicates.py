@@ -10,7 +10,7 @@ import json
 import re
 import unicodedata
 
-from caretune.data.validate_findings import Finding, warning
+from caretune.data.validate.findings import Finding, warning
 
 Turns = list[tuple[str, str]]
 

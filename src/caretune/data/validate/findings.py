@@ -1,7 +1,7 @@
 """The unit of a validation report: one problem, where it is, and how bad.
 
 Kept apart from the checks so every check module and the report share one shape (re-exported by
-``caretune.data.validate``).
+the package).
 """
 
 from __future__ import annotations

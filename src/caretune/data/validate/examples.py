@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from caretune.data.schema import ChatExample, LegacyExample
-from caretune.data.validate_findings import Finding, error, warning
+from caretune.data.validate.findings import Finding, error, warning
 
 Format = Literal["chat", "completion"]
 
