@@ -36,6 +36,7 @@ def ask(
     from rich.console import Console
     from rich.table import Table
 
+    from caretune.answering import conversation_prompt
     from caretune.data.demo import COMPANY, demo_questions
     from caretune.engines import SamplingParams, load_engine
 
@@ -50,7 +51,7 @@ def ask(
         table.add_column(ref, ratio=2)
     for question in asked:
         messages = [{"role": "system", "content": system}, {"role": "user", "content": question}]
-        answers = [e.complete(e.render_chat(messages), _with_stops(params, e)).choices[0].text for e in engines]
+        answers = [e.complete(conversation_prompt(e, messages), _with_stops(params, e)).choices[0].text for e in engines]
         table.add_row(question, *(a.strip() for a in answers))
     Console().print(table)
 

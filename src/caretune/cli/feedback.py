@@ -35,7 +35,7 @@ def _read_feedback(database_url: str | None) -> str:
 
     from caretune.server.settings import ServerSettings
     from caretune.storage.db import create_all, make_engine, session_factory
-    from caretune.webapp.feedback_export import feedback_jsonl
+    from caretune.server.serving_feedback import feedback_jsonl
 
     url = database_url or ServerSettings().resolved_database_url()
     try:

@@ -44,13 +44,13 @@ def chat(
     max_tokens: Annotated[int, typer.Option(help="Longest reply, in tokens.")] = 256,
 ) -> None:
     """Chat with a model in the terminal, with the server's prompt format and stop sequences."""
+    from caretune.answering.session import ChatSession
     from caretune.engines import SamplingParams, load_engine
-    from caretune.engines.chat_session import ChatSession
 
     loaded = load_engine(model, engine=engine, n_threads=threads)
     try:
         session = ChatSession(
-            loaded, system or loaded.system_prompt, SamplingParams(temperature=temperature, max_tokens=max_tokens)
+            loaded, system, SamplingParams(temperature=temperature, max_tokens=max_tokens)
         )
         typer.echo(f"Chatting with {loaded.model_id}. {_CHAT_HELP}")
         _chat_loop(session)
@@ -83,7 +83,7 @@ def _handle(session, line: str) -> None:
         typer.echo("(conversation reset)")
     elif command == "/system":
         session.set_system(rest.strip())
-        typer.echo(f"(system prompt {'set' if rest.strip() else 'removed'})")
+        typer.echo("(system prompt set)" if rest.strip() else "(system prompt: the model's own again)")
     elif command == "/params":
         params = session.update_params(rest.split())
         typer.echo(f"(temperature={params.temperature} top_p={params.top_p} max_tokens={params.max_tokens})")

@@ -15,7 +15,7 @@ import polars as pl
 from pydantic import BaseModel, Field, model_validator
 from tqdm import tqdm
 
-from caretune.data import conversations as conv
+from caretune.data import windowing as conv
 from caretune.data.anonymize import anonymize_text
 from caretune.data.clean import clean_text
 from caretune.data.formats import InputFormat, detect_format

@@ -4,18 +4,9 @@
 is the reference that runs any Hugging Face model (and the tiny models tests build).
 """
 
-from caretune.engines.base import (
-    Choice,
-    CompletionResult,
-    Engine,
-    EngineError,
-    Logprobs,
-    Prompt,
-    SamplingParams,
-    StreamEvent,
-    Usage,
-)
+from caretune.engines.base import Choice, CompletionResult, Engine, Logprobs, Prompt, StreamEvent, Usage
 from caretune.engines.loading import load_engine
+from caretune.engines.params import EngineError, SamplingParams
 
 __all__ = [
     "Choice",

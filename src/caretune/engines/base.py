@@ -1,8 +1,8 @@
-"""The inference interface every engine implements, and the shapes it speaks.
+"""The inference interface every engine implements, and the results it returns.
 
 The server, `caretune chat` and evaluation code against these types only, so an engine (llama.cpp for speed,
-transformers as the reference that runs any Hugging Face model) can be swapped without them noticing. The
-parameters mean what OpenAI's completions API says they mean, because the server passes them through as-is.
+transformers as the reference that runs any Hugging Face model) can be swapped without them noticing. What
+a request may ask for, and its rules, is ``caretune.engines.params``.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field
 
-from caretune.errors import CaretuneError
+from caretune.engines.params import EngineError, SamplingParams, generation_budget
 
 if TYPE_CHECKING:
     from caretune.prompting.chat import ChatPrompting
@@ -24,54 +24,6 @@ FinishReason = Literal["stop", "length"]
 
 # A prompt is text, or token ids taken exactly as given (OpenAI's token-array prompts: no BOS is added).
 Prompt = str | list[int]
-
-
-class EngineError(CaretuneError):
-    """A request the engine cannot serve (bad parameters for this model, prompt too long, …)."""
-
-
-class SamplingParams(BaseModel):
-    """OpenAI's sampling parameters, validated once here so every engine can trust them."""
-
-    max_tokens: int = Field(default=16, ge=0)
-    temperature: float = Field(default=1.0, ge=0.0, le=2.0)
-    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    stop: list[str] = Field(default_factory=list, max_length=4)
-    n: int = Field(default=1, ge=1, le=128)
-    best_of: int | None = Field(default=None, ge=1, le=128)
-    logprobs: int | None = Field(default=None, ge=0, le=20)
-    echo: bool = False
-    presence_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
-    frequency_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
-    logit_bias: dict[int, float] = Field(default_factory=dict)
-    seed: int | None = None
-
-    @field_validator("stop", mode="before")
-    @classmethod
-    def _stop_as_list(cls, value: object) -> object:
-        """OpenAI accepts one string or a list; empty strings would match everywhere, so they are dropped."""
-        if value is None:
-            return []
-        if isinstance(value, str):
-            value = [value]
-        return [s for s in value if s] if isinstance(value, list) else value
-
-    @field_validator("logit_bias")
-    @classmethod
-    def _clip_bias(cls, value: dict[int, float]) -> dict[int, float]:
-        """OpenAI clips biases to [-100, 100]; -100 bans a token, +100 all but forces it."""
-        return {int(k): max(-100.0, min(100.0, float(v))) for k, v in value.items()}
-
-    @model_validator(mode="after")
-    def _best_of_covers_n(self) -> SamplingParams:
-        if self.best_of is not None and self.best_of < self.n:
-            raise ValueError("best_of must be greater than or equal to n")
-        return self
-
-    @property
-    def candidates(self) -> int:
-        """How many sequences to generate: best_of when given, else n."""
-        return self.best_of or self.n
 
 
 class Logprobs(BaseModel):
@@ -145,9 +97,8 @@ class Engine(ABC):
     prompting: ChatPrompting
 
     def __init__(self) -> None:
-        # The server counts a prompt's tokens (to check it fits the context) and then generates from it. A
-        # cold tokenization of a chat prompt with Gemma's 262k vocabulary takes about 0.5 ms, 1.5 % of the time
-        # to first token, so the second one is served from here. Thread-safe, as lru_cache is.
+        # The server counts a prompt's tokens (to check it fits the context) and then generates from it; the
+        # second tokenization of the same text is served from here. Thread-safe, as lru_cache is.
         self._recent_prompts = functools.lru_cache(maxsize=64)(lambda text: tuple(self.tokenize(text)))
 
     @property
@@ -186,7 +137,8 @@ class Engine(ABC):
             if not 0 <= token < self.vocab_size:
                 raise EngineError(
                     f"token {token} at position {position} of the prompt is not in the model's vocabulary "
-                    f"(ids 0 to {self.vocab_size - 1})"
+                    f"(ids 0 to {self.vocab_size - 1})",
+                    "prompt",
                 )
         return list(prompt)
 
@@ -200,12 +152,12 @@ class Engine(ABC):
 
     def stream(self, prompt: Prompt, params: SamplingParams) -> Iterator[StreamEvent]:
         """Generate, yielding deltas as they are safe to show (a stop sequence never leaks in part)."""
-        _check_streamable(params)
+        params.check_streamable()
         yield from self._generate(prompt, params)
 
     async def astream(self, prompt: Prompt, params: SamplingParams) -> AsyncIterator[StreamEvent]:
         """`stream` for a caller on an event loop (the server), which it never blocks."""
-        _check_streamable(params)
+        params.check_streamable()
         async for event in self._agenerate(prompt, params):
             yield event
 
@@ -231,24 +183,6 @@ class Engine(ABC):
     def close(self) -> None:
         """Release native resources; an engine that holds none has nothing to do."""
 
-    def _budget(self, prompt_tokens: int, params: SamplingParams) -> int:
-        """How many tokens may be generated: max_tokens, but never past the context window.
-
-        An empty prompt is refused. OpenAI accepts one because its models then condition on
-        `<|endoftext|>`; here a tokenizer that adds a BOS does the same (the prompt is one token), but one
-        that adds none leaves zero tokens, nothing to condition on and nothing for a forward pass to take.
-        """
-        if prompt_tokens == 0:
-            raise EngineError("the prompt is empty (0 tokens): give at least one token of text to continue")
-        room = self.context_length - prompt_tokens
-        if room < 0 or (room == 0 and params.max_tokens > 0):
-            raise EngineError(
-                f"the prompt is {prompt_tokens} tokens, the model's context is {self.context_length} tokens"
-            )
-        return min(params.max_tokens, room)
-
-
-def _check_streamable(params: SamplingParams) -> None:
-    """best_of > n picks the best candidates at the end, so such a request cannot be streamed."""
-    if params.candidates > params.n:
-        raise EngineError("best_of greater than n cannot be streamed: the best are known only at the end")
+    def budget(self, prompt_tokens: int, max_tokens: int | None, what: str = "prompt") -> int:
+        """How many tokens may follow a prompt of ``prompt_tokens`` (``generation_budget`` for this model)."""
+        return generation_budget(self.context_length, prompt_tokens, max_tokens, what)

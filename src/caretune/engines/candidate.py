@@ -11,7 +11,8 @@ from typing import Protocol
 
 import numpy as np
 
-from caretune.engines.base import FinishReason, Logprobs, SamplingParams, StreamEvent
+from caretune.engines.base import FinishReason, Logprobs, StreamEvent
+from caretune.engines.params import SamplingParams
 from caretune.engines.sampling import Sampler, log_softmax, top_logprobs
 from caretune.engines.stops import StopMatcher
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from caretune.engines.base import Choice, CompletionResult, Logprobs, SamplingParams, StreamEvent, Usage
+from caretune.engines.base import Choice, CompletionResult, Logprobs, StreamEvent, Usage
+from caretune.engines.params import SamplingParams
 
 
 def collect(events: Iterable[StreamEvent], params: SamplingParams) -> CompletionResult:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from caretune.engines.base import Engine, Prompt, SamplingParams, StreamEvent, Usage
+from caretune.engines.base import Engine, Prompt, StreamEvent, Usage
+from caretune.engines.params import SamplingParams
 from caretune.engines.candidate import Candidate
 from caretune.prompting.chat import load_prompting
 from caretune.runs.refs import ModelRef
@@ -105,7 +106,7 @@ class TransformersEngine(Engine):
         """Candidates one after another; each its own KV cache, so concurrent callers share nothing mutable."""
         ids = self.prompt_ids(prompt)
         text = self.prompt_text(prompt, ids)
-        budget = self._budget(len(ids), params)
+        budget = self.budget(len(ids), params.max_tokens)
         generated = 0
         for index in range(params.candidates):
             candidate = Candidate(index, params, self._vocab, budget, score=params.candidates > params.n)

@@ -10,7 +10,8 @@ import queue
 from collections.abc import AsyncIterator, Iterator
 
 from caretune.engines.async_stream import LoopQueue
-from caretune.engines.base import Engine, EngineError, Prompt, SamplingParams, StreamEvent
+from caretune.engines.base import Engine, Prompt, StreamEvent
+from caretune.engines.params import EngineError, SamplingParams
 from caretune.engines.candidate import Candidate
 from caretune.engines.gguf_files import gguf_files
 from caretune.engines.llamacpp_runtime import LlamaRuntime, LlamaVocab, RuntimeConfig, shorten_openmp_spin
@@ -62,10 +63,10 @@ class LlamaCppEngine(Engine):
         """The scheduler's request for ``prompt``: its tokens and candidates, each with its share of the cache."""
         n = params.candidates
         if n > self._runtime.config.n_seq:
-            raise EngineError(f"at most {self._runtime.config.n_seq} candidates (n/best_of) per request")
+            raise EngineError(f"at most {self._runtime.config.n_seq} candidates (n/best_of) per request", "n")
         ids = self.prompt_ids(prompt)
         # The KV cache is shared by every sequence: candidates split what the prompt leaves of it.
-        budget = min(self._budget(len(ids), params), (self._runtime.config.n_ctx - len(ids)) // n)
+        budget = min(self.budget(len(ids), params.max_tokens), (self._runtime.config.n_ctx - len(ids)) // n)
         candidates = [Candidate(i, params, self._vocab, budget, score=n > params.n) for i in range(n)]
         want_prompt_logits = params.echo and params.logprobs is not None
         return Request(self.prompt_text(prompt, ids), ids, candidates, want_prompt_logits, events)

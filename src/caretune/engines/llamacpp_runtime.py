@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from caretune.engines import llamacpp_log
-from caretune.engines.base import EngineError
+from caretune.engines.params import EngineError
 from caretune.errors import CaretuneError
 
 

@@ -11,7 +11,7 @@ import secrets
 
 import numpy as np
 
-from caretune.engines.base import SamplingParams
+from caretune.engines.params import SamplingParams
 
 # Nucleus sampling needs the most probable tokens in order; sorting a 262k vocabulary each step costs more
 # than a decode step of a small model, so the top candidates are partitioned out first and the full sort is

@@ -24,7 +24,8 @@ from functools import partial
 import numpy as np
 
 from caretune.engines.async_stream import LoopQueue
-from caretune.engines.base import EngineError, StreamEvent, Usage
+from caretune.engines.base import StreamEvent, Usage
+from caretune.engines.params import EngineError
 from caretune.engines.candidate import Candidate
 from caretune.engines.llamacpp_runtime import BatchToken, LlamaRuntime
 

@@ -66,9 +66,11 @@ class EngineResponder:
 
 
 def model_responder(name: str, engine: Any, params: Any) -> EngineResponder:
-    """A model prompted exactly as it is served: the engine's own chat rendering and stop sequences."""
+    """A model prompted exactly as it is served (``caretune.answering``), with its own stop sequences."""
+    from caretune.answering import conversation_prompt
+
     params = params.model_copy(update={"stop": list(engine.default_stop)})
-    return EngineResponder(name, "model", engine, params, engine.render_chat)
+    return EngineResponder(name, "model", engine, params, lambda history: conversation_prompt(engine, history))
 
 
 def few_shot_responder(name: str, engine: Any, params: Any, examples: list[Turn]) -> EngineResponder:

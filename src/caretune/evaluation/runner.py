@@ -87,13 +87,6 @@ def _train_path(config: EvalConfig) -> Path:
     raise InputError("the baselines need training conversations: pass --train FILE (e.g. prepared/train.jsonl)")
 
 
-def _with_system(history: list[dict], system_prompt: str | None) -> list[dict]:
-    """Add the run's trained system prompt where the history has none (bare questions)."""
-    if not system_prompt or any(m["role"] == "system" for m in history):
-        return history
-    return [{"role": "system", "content": system_prompt}, *history]
-
-
 def _run_model(  # noqa: ANN001 - params is a SamplingParams (engines are imported lazily)
     key: str, ref: str, name: str, turns: list[Turn], config: EvalConfig, params
 ) -> Outcome:
@@ -102,8 +95,7 @@ def _run_model(  # noqa: ANN001 - params is a SamplingParams (engines are import
 
     engine = load_engine(ref, engine=config.engine, n_threads=config.threads)
     try:
-        histories = [_with_system(t.history, engine.system_prompt) for t in turns]
-        replies = model_responder(name, engine, params).respond(histories)
+        replies = model_responder(name, engine, params).respond([t.history for t in turns])
     finally:
         engine.close()
     stats = None

@@ -6,15 +6,14 @@ errors of every kind leave in OpenAI's shape.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+
+from caretune.server.routes import chat, completions, conversations, files, fine_tuning, models
 
 from caretune.server.catalog import Catalog
 from caretune.server.engine_pool import EnginePool
@@ -25,18 +24,10 @@ from caretune.server.state import ServerState
 from caretune.server.upload_limit import UploadLimit
 from caretune.storage.db import create_all, make_engine, session_factory
 from caretune.storage.files import FileStore
+from caretune.webapp import STATIC_DIR
 
 log = logging.getLogger("caretune.server")
 
-_ROUTE_MODULES = (
-    "caretune.server.routes.models",
-    "caretune.server.routes.completions",
-    "caretune.server.routes.chat",
-    "caretune.server.routes.files",
-    "caretune.server.routes.fine_tuning",
-    "caretune.server.routes.conversations",
-)
-_STATIC_DIR = Path(__file__).resolve().parent.parent / "webapp" / "static"
 
 
 def build_state(settings: ServerSettings) -> ServerState:
@@ -78,9 +69,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.caretune = state
     install_error_handlers(app)
     app.add_middleware(UploadLimit, max_bytes=int(settings.max_upload_mb * (1 << 20)))
-    for name in _ROUTE_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            app.include_router(importlib.import_module(name).router)
-    if _STATIC_DIR.is_dir():
-        app.mount("/", StaticFiles(directory=_STATIC_DIR, html=True), name="webapp")
+    for area in (models, completions, chat, files, fine_tuning, conversations):
+        app.include_router(area.router)
+    app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="webapp")
     return app

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from caretune.server.errors import NotFound
+from caretune.server.errors import Forbidden, NotFound
 from caretune.runs.model_ids import split_checkpoint_id
 from caretune.storage.db import unix
 from caretune.storage.jobs import Job, JobCheckpoint
@@ -103,6 +103,16 @@ class Catalog:
             )
         created = unix(saved.created_at) or 0
         return ServedModel(id=model_id, source=saved.path, created=created, owned_by=self._org, fine_tuned=True)
+
+    def delete(self, model_id: str) -> None:
+        """Delete a fine-tune (404 if unknown, 403 for a base model): it leaves the listing; its job keeps its
+        history."""
+        model = self.get(model_id)
+        if not model.fine_tuned:
+            raise Forbidden(f"The model '{model_id}' is a base model and cannot be deleted", param="model")
+        with self._sessions() as session:
+            session.execute(update(Job).where(Job.fine_tuned_model == model_id).values(model_deleted=True))
+            session.commit()
 
     def base_source(self, model_id: str) -> str:
         """What a job on ``model_id`` trains from: a base model, or a fine-tune (or one of its checkpoints) to

@@ -28,7 +28,8 @@ from caretune.runs.model_ids import fine_tuned_model_id
 from caretune.storage.db import make_engine, new_id, session_factory, utcnow
 from caretune.storage.files import FileStore
 from caretune.storage.jobs import Job, JobCheckpoint, add_event, transition
-from caretune.runs.layout import checkpoint_step, run_checkpoints
+from caretune.runs.hyperparameters import JOB_KNOBS
+from caretune.runs.layout import METRICS, checkpoint_step, run_checkpoints
 
 RESULTS_PURPOSE = "fine-tune-results"
 _LOSS_KEYS = {"train_loss": ("train_loss", "loss"), "valid_loss": ("valid_loss", "eval_loss")}
@@ -101,7 +102,7 @@ def _train_config(session: Session, files: FileStore, job: Job, resume: bool):  
     shutil.copyfile(files.path(job.training_file), data_dir / "train.jsonl")
     if job.validation_file:
         shutil.copyfile(files.path(job.validation_file), data_dir / "valid.jsonl")
-    hp = {k: v for k, v in job.hyperparameters.items() if k in ("n_epochs", "batch_size", "learning_rate_multiplier")}
+    hp = {name: job.hyperparameters[name] for name in JOB_KNOBS if name in job.hyperparameters}
     return TrainConfig(data=data_dir, out=job.model_dir, base=job.base_source, seed=job.seed,
                        resume=bool(resume and checkpoints), **hp)
 
@@ -175,12 +176,9 @@ def _succeed(session: Session, files: FileStore, job: Job, org: str, run_dir: Pa
     csv_path = _metrics_csv(run_dir)
     result = files.add_copy(session, csv_path, "step_metrics.csv", RESULTS_PURPOSE)
     model_id = fine_tuned_model_id(job.model, org, job.suffix, job.id)
-    used = info.hyperparameters
     done = transition(
         session, job.id, ("running",), status="succeeded", finished_at=utcnow(), fine_tuned_model=model_id,
-        trained_tokens=info.trained_tokens, result_files=[result.id],
-        hyperparameters={"n_epochs": used.n_epochs, "batch_size": used.batch_size,
-                         "learning_rate_multiplier": used.learning_rate_multiplier},
+        trained_tokens=info.trained_tokens, result_files=[result.id], hyperparameters=info.hyperparameters.job_knobs(),
     )
     if done:
         add_event(session, job.id, f"New fine-tuned model created: {model_id}")
@@ -189,7 +187,7 @@ def _succeed(session: Session, files: FileStore, job: Job, org: str, run_dir: Pa
 
 def _metrics_csv(run_dir: Path) -> Path:
     """``metrics.jsonl`` as the CSV OpenAI attaches to a job (one row per logged step, ``step`` first)."""
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text("utf-8").splitlines() if line.strip()]
+    records = [json.loads(line) for line in (run_dir / METRICS).read_text("utf-8").splitlines() if line.strip()]
     columns = ["step"] + sorted({k for r in records for k in r} - {"step"})
     out = run_dir / "step_metrics.csv"
     with out.open("w", newline="", encoding="utf-8") as fh:

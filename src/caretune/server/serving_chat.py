@@ -1,5 +1,6 @@
-"""``POST /v1/chat/completions``: the conversation is rendered with the model's own prompt format (the one
-it was trained on), then completed like a prompt; answers come back as assistant messages or chunks."""
+"""``POST /v1/chat/completions``: the conversation becomes the model's prompt (``caretune.answering``: its
+prompt format, and the run's instructions when the request brings none), which is then completed like a
+prompt; answers come back as assistant messages or chunks."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from collections.abc import AsyncIterator
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from caretune.engines.base import Engine, Logprobs, SamplingParams, StreamEvent
-from caretune.server.protocol import (
+from caretune.answering import conversation_prompt
+from caretune.engines.base import Logprobs, StreamEvent
+from caretune.engines.params import SamplingParams
+from caretune.server.protocol.chat import (
     AssistantMessage,
     ChatChoice,
     ChatChunkChoice,
@@ -20,19 +23,9 @@ from caretune.server.protocol import (
     DeltaMessage,
     TokenLogprob,
     TopLogprob,
-    UsageInfo,
-    now,
 )
-from caretune.server.serving_engine import (
-    Lease,
-    fit_context,
-    lease_engine,
-    primed,
-    sampling_params,
-    sse_body,
-    stop_list,
-    token_bias,
-)
+from caretune.server.protocol.common import UsageInfo, now
+from caretune.server.serving_engine import Lease, leased_engine
 from caretune.server.state import ServerState
 from caretune.storage.db import new_id
 
@@ -41,43 +34,12 @@ async def create_chat_completion(
     state: ServerState, request: ChatCompletionRequest
 ) -> ChatCompletionResponse | StreamingResponse:
     """Answer one chat request; the model's request slot is held until the answer is sent."""
-    lease = await lease_engine(state, request.model)
-    handed_over = False
-    try:
-        prompt = lease.engine.render_chat(_messages(request))
-        params = _params(request, lease.engine, prompt)
+    async with leased_engine(state, request.model) as lease:
+        prompt = conversation_prompt(lease.engine, request.conversation())
+        params = request.to_sampling_params(lease.engine, prompt)
         if not request.stream:
             return await _complete(lease, prompt, params)
-        chunks = await primed(_stream_chunks(request, lease, prompt, params))
-        handed_over = True
-        return StreamingResponse(sse_body(chunks, lease.slot), media_type="text/event-stream")
-    finally:
-        if not handed_over:
-            lease.slot.release()
-
-
-def _messages(request: ChatCompletionRequest) -> list[dict[str, str]]:
-    """Plain role/content dicts; OpenAI's ``developer`` role is a system message by another name."""
-    return [
-        {"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in request.messages
-    ]
-
-
-def _params(request: ChatCompletionRequest, engine: Engine, prompt: str) -> SamplingParams:
-    asked = request.max_completion_tokens if request.max_completion_tokens is not None else request.max_tokens
-    top = request.top_logprobs or 0
-    return sampling_params(
-        max_tokens=fit_context(engine, engine.count_tokens(prompt), asked, "messages"),
-        temperature=request.temperature,
-        top_p=request.top_p,
-        stop=stop_list(request.stop, engine.default_stop),
-        n=request.n,
-        logprobs=top if request.logprobs else None,
-        presence_penalty=request.presence_penalty,
-        frequency_penalty=request.frequency_penalty,
-        logit_bias=token_bias(request.logit_bias),
-        seed=request.seed,
-    )
+        return await lease.stream(_stream_chunks(request, lease, prompt, params))
 
 
 def _chat_logprobs(logprobs: Logprobs | None) -> ChoiceLogprobs | None:

@@ -7,77 +7,28 @@ from collections.abc import AsyncIterator
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from caretune.engines.base import CompletionResult, Engine, EngineError, Prompt, SamplingParams, StreamEvent
+from caretune.engines.base import CompletionResult, Prompt, StreamEvent
+from caretune.engines.params import SamplingParams
 from caretune.server.errors import InvalidRequest
-from caretune.server.protocol import (
-    CompletionChoice,
-    CompletionRequest,
-    CompletionResponse,
-    PromptParam,
-    UsageInfo,
-    now,
-)
-from caretune.server.serving_engine import (
-    Lease,
-    check_candidates,
-    fit_context,
-    lease_engine,
-    primed,
-    sampling_params,
-    sse_body,
-    stop_list,
-    token_bias,
-)
+from caretune.server.protocol.common import UsageInfo, now
+from caretune.server.protocol.completions import CompletionChoice, CompletionRequest, CompletionResponse
+from caretune.server.serving_engine import Lease, leased_engine
 from caretune.server.state import ServerState
 from caretune.storage.db import new_id
 
 
 async def create_completion(state: ServerState, request: CompletionRequest) -> CompletionResponse | StreamingResponse:
-    """Answer one completions request; the model's request slot is held until the answer is sent."""
-    check_candidates(request.n, request.best_of, request.stream)
-    prompts = _prompts(request.prompt)
+    """Answer one completions request; the model's request slot is held until the answer is sent.
+
+    Every prompt's parameters are checked before any is generated, so a streamed list never fails halfway."""
+    prompts = request.prompts()
     if not prompts:
         raise InvalidRequest("prompt must not be an empty list", param="prompt")
-    lease = await lease_engine(state, request.model)
-    handed_over = False
-    try:
-        plans = [(prompt, _params(request, lease.engine, prompt)) for prompt in prompts]
+    async with leased_engine(state, request.model) as lease:
+        plans = [(prompt, request.to_sampling_params(lease.engine, prompt)) for prompt in prompts]
         if not request.stream:
             return await _complete(lease, plans)
-        chunks = await primed(_stream_chunks(request, lease, plans))
-        handed_over = True
-        return StreamingResponse(sse_body(chunks, lease.slot), media_type="text/event-stream")
-    finally:
-        if not handed_over:
-            lease.slot.release()
-
-
-def _prompts(prompt: PromptParam) -> list[Prompt]:
-    """The request's prompts: one text or token array, or a list of either."""
-    one = isinstance(prompt, str) or (bool(prompt) and isinstance(prompt[0], int))
-    return [prompt] if one else list(prompt)  # type: ignore[list-item]
-
-
-def _params(request: CompletionRequest, engine: Engine, prompt: Prompt) -> SamplingParams:
-    try:
-        prompt_tokens = engine.count_tokens(prompt)
-    except EngineError as exc:  # a token id outside the vocabulary
-        raise InvalidRequest(str(exc), param="prompt") from exc
-    max_tokens = fit_context(engine, prompt_tokens, request.max_tokens, "prompt")
-    return sampling_params(
-        max_tokens=max_tokens,
-        temperature=request.temperature,
-        top_p=request.top_p,
-        stop=stop_list(request.stop, engine.default_stop),
-        n=request.n,
-        best_of=request.best_of,
-        logprobs=request.logprobs,
-        echo=request.echo,
-        presence_penalty=request.presence_penalty,
-        frequency_penalty=request.frequency_penalty,
-        logit_bias=token_bias(request.logit_bias),
-        seed=request.seed,
-    )
+        return await lease.stream(_stream_chunks(request, lease, plans))
 
 
 async def _complete(lease: Lease, plans: list[tuple[Prompt, SamplingParams]]) -> CompletionResponse:

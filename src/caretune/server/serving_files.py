@@ -11,7 +11,7 @@ from typing import BinaryIO
 from sqlalchemy.orm import Session
 
 from caretune.server.errors import InvalidRequest, NotFound, PayloadTooLarge
-from caretune.server.protocol import FileObject
+from caretune.server.protocol.files import FileObject
 from caretune.storage.db import unix
 from caretune.storage.files import FileStore, FileTooLarge, StoredFile
 

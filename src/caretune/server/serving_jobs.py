@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from caretune.server.errors import InvalidRequest, NotFound
-from caretune.server.protocol import (
+from caretune.server.protocol.fine_tuning import (
     CheckpointMetrics,
     FineTuningJob,
     FineTuningJobCheckpoint,
@@ -23,7 +23,6 @@ from caretune.server.protocol import (
     FineTuningJobEventList,
     FineTuningJobList,
     FineTuningJobRequest,
-    Hyperparameters,
     JobError,
 )
 from caretune.runs.model_ids import checkpoint_model_id
@@ -32,10 +31,6 @@ from caretune.server.state import ServerState
 from caretune.storage.db import unix
 from caretune.storage.db import utcnow
 from caretune.storage.jobs import ACTIVE, Job, JobCheckpoint, JobEvent, add_event, new_job_id, transition
-
-# OpenAI's accepted ranges for the three hyperparameters.
-_RANGES = {"n_epochs": (1, 50), "batch_size": (1, 256), "learning_rate_multiplier": (1e-6, 10.0)}
-
 
 def create_job(state: ServerState, session: Session, request: FineTuningJobRequest) -> Job:
     """Check the request (files, model, hyperparameters) and queue the job as ``validating_files``."""
@@ -50,7 +45,7 @@ def create_job(state: ServerState, session: Session, request: FineTuningJobReque
         model=request.model,
         base_source=base_source,
         status="validating_files",
-        hyperparameters=_checked_hyperparameters(request.chosen_hyperparameters()),
+        hyperparameters=request.chosen_hyperparameters().with_auto(),
         training_file=request.training_file,
         validation_file=request.validation_file,
         seed=request.seed if request.seed is not None else random.randrange(2**31),
@@ -73,20 +68,6 @@ def _check_file(session: Session, file_id: str, param: str) -> None:
         raise NotFound(exc.message, param=param, code="file_not_found") from exc
     if row.purpose != FINE_TUNE:
         raise InvalidRequest(f"File {file_id} has purpose '{row.purpose}', not '{FINE_TUNE}'", param=param)
-
-
-def _checked_hyperparameters(hp: Hyperparameters) -> dict[str, Any]:
-    """Each value ``auto`` (also when unset) or within OpenAI's range, else a 400 naming it."""
-    values: dict[str, Any] = {}
-    for name, (low, high) in _RANGES.items():
-        value = getattr(hp, name)
-        if value is None or value == "auto":
-            values[name] = "auto"
-        elif isinstance(value, bool) or not low <= value <= high:
-            raise InvalidRequest(f"{name} must be 'auto' or between {low} and {high}", param=f"hyperparameters.{name}")
-        else:
-            values[name] = value
-    return values
 
 
 def get_job(session: Session, job_id: str) -> Job:

@@ -3,13 +3,11 @@
 SQLite is the default because a self-hosted deployment should need no database server; WAL mode lets the API
 process and the job worker process read while the other writes. Going through SQLAlchemy keeps a PostgreSQL
 URL (``--database-url``) working unchanged. Other modules declare their tables on ``Base`` (the chat app's in
-``storage/conversations.py``) and ``create_all`` creates every one of them.
+``storage/chat_threads.py``) and ``create_all`` creates every one of them.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +21,7 @@ _TABLE_MODULES = (
     "caretune.storage.keys",
     "caretune.storage.files",
     "caretune.storage.jobs",
-    "caretune.storage.conversations",
+    "caretune.storage.chat_threads",
 )
 
 
@@ -92,9 +90,8 @@ def create_all(engine: Engine) -> None:
     """Create every caretune table that does not exist yet, and add the nullable columns a newer caretune
     declares to tables an older one created (idempotent; run at server start and by the CLI), so that an
     upgrade keeps the files, jobs and conversations already stored."""
-    for name in _TABLE_MODULES:
-        if importlib.util.find_spec(name) is not None:
-            importlib.import_module(name)
+    from caretune.storage import chat_threads, files, jobs, keys  # noqa: F401 - their tables join Base.metadata
+
     Base.metadata.create_all(engine)
     _add_missing_columns(engine)
 

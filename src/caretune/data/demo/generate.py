@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from caretune.data.demo.conversations import Tweet, conversation
+from caretune.data.demo.dialogues import Tweet, conversation
 from caretune.data.demo.policies import COMPANY
 from caretune.data.twcs_writer import TWCS_TIME_FORMAT, write_twcs_csv
 

@@ -7,7 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from caretune.server.auth import require_api_key
 from caretune.server.dependencies import get_state
-from caretune.server.protocol import ChatCompletionRequest, ChatCompletionResponse
+from caretune.server.protocol.chat import ChatCompletionRequest, ChatCompletionResponse
 from caretune.server.serving_chat import create_chat_completion
 from caretune.server.state import ServerState
 

@@ -7,7 +7,7 @@ from fastapi.responses import StreamingResponse
 
 from caretune.server.auth import require_api_key
 from caretune.server.dependencies import get_state
-from caretune.server.protocol import CompletionRequest, CompletionResponse
+from caretune.server.protocol.completions import CompletionRequest, CompletionResponse
 from caretune.server.serving_completions import create_completion
 from caretune.server.state import ServerState
 

@@ -1,7 +1,7 @@
 """The chat app's API: conversations, their turns, feedback, hand-off to a human, and the feedback export.
 
-Thin: each route validates with the Pydantic models of ``caretune.webapp.schemas`` and calls one function of
-``caretune.webapp.conversations``. The page keeps model replies here after streaming them from
+Thin: each route validates with the models of ``protocol/conversations.py`` and calls one function of
+``caretune.server.serving_conversations``. The page keeps model replies here after streaming them from
 ``/v1/chat/completions``, so any client (not only the page) can build on the same history.
 """
 
@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from caretune.server.auth import require_api_key
 from caretune.server.dependencies import get_session
-from caretune.webapp import conversations as service
-from caretune.webapp.feedback_export import feedback_jsonl
-from caretune.webapp.schemas import (
+from caretune.server import serving_conversations as service
+from caretune.server.serving_feedback import feedback_jsonl
+from caretune.server.protocol.conversations import (
     ConversationCreate,
     ConversationDeleted,
     ConversationDetail,

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from caretune.server import serving_files
 from caretune.server.auth import require_api_key
 from caretune.server.dependencies import get_session, get_state
-from caretune.server.protocol import FileDeleted, FileList, FileObject
+from caretune.server.protocol.files import FileDeleted, FileList, FileObject
 from caretune.server.state import ServerState
 from caretune.storage.files import list_files
 

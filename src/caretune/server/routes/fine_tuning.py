@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from caretune.server import serving_jobs
 from caretune.server.auth import require_api_key
 from caretune.server.dependencies import get_session, get_state
-from caretune.server.protocol import (
+from caretune.server.protocol.fine_tuning import (
     FineTuningJob,
     FineTuningJobCheckpointList,
     FineTuningJobEventList,

@@ -7,8 +7,7 @@ from fastapi import APIRouter, Depends
 from caretune.server.auth import require_api_key
 from caretune.server.catalog import ServedModel
 from caretune.server.dependencies import get_state
-from caretune.server.protocol import ModelCard, ModelDeleted, ModelList
-from caretune.server.serving_models import delete_fine_tune
+from caretune.server.protocol.models import ModelCard, ModelDeleted, ModelList
 from caretune.server.state import ServerState
 
 router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[Depends(require_api_key)])
@@ -32,6 +31,7 @@ def get_model(model_id: str, state: ServerState = Depends(get_state)) -> ModelCa
 
 @router.delete("/{model_id:path}", response_model=ModelDeleted)
 def delete_model(model_id: str, state: ServerState = Depends(get_state)) -> ModelDeleted:
-    """Delete a fine-tuned model (base models cannot be deleted)."""
-    delete_fine_tune(state, model_id)
+    """Delete a fine-tuned model (base models cannot be deleted); requests still using it finish normally."""
+    state.catalog.delete(model_id)
+    state.engines.evict(model_id)
     return ModelDeleted(id=model_id, deleted=True)

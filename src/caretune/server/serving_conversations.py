@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from caretune.server.errors import InvalidRequest, NotFound
-from caretune.storage.conversations import Conversation, Feedback, Message
+from caretune.storage.chat_threads import Conversation, Feedback, Message
 from caretune.storage.db import utcnow
-from caretune.webapp.schemas import (
+from caretune.server.protocol.conversations import (
     ConversationCreate,
     ConversationUpdate,
     FeedbackIn,

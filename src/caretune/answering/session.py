@@ -1,7 +1,6 @@
 """A conversation with a loaded model: history, system prompt and sampling parameters, streamed replies.
 
-`caretune chat` is a thin terminal loop over this, so the prompt format and stop sequences are exactly the
-server's (the engine renders and stops the same way for both).
+``caretune chat`` is a thin terminal loop over this, so prompts and stop sequences are exactly the server's.
 """
 
 from __future__ import annotations
@@ -10,7 +9,9 @@ from collections.abc import Iterator
 
 from pydantic import ValidationError
 
-from caretune.engines.base import Engine, SamplingParams
+from caretune.answering.prompts import conversation_prompt
+from caretune.engines.base import Engine
+from caretune.engines.params import SamplingParams
 from caretune.errors import InputError
 
 
@@ -18,6 +19,7 @@ class ChatSession:
     """History of one chat; `reply` streams the agent's next turn and remembers it."""
 
     def __init__(self, engine: Engine, system: str | None, params: SamplingParams) -> None:
+        """``system`` None: the run's own system prompt, as the server applies it."""
         self.engine = engine
         self.system = system
         self.params = params
@@ -28,7 +30,7 @@ class ChatSession:
         self.history = []
 
     def set_system(self, text: str) -> None:
-        """Replace the system prompt; an empty text removes it."""
+        """Replace the system prompt; an empty text goes back to the run's own."""
         self.system = text or None
 
     def update_params(self, assignments: list[str]) -> SamplingParams:
@@ -51,7 +53,7 @@ class ChatSession:
     def reply(self, user_text: str) -> Iterator[str]:
         """Stream the agent's reply to `user_text`; both turns join the history once it is complete."""
         messages = self._messages() + [{"role": "user", "content": user_text}]
-        prompt = self.engine.render_chat(messages)
+        prompt = conversation_prompt(self.engine, messages)
         params = self.params.model_copy(update={"stop": self.params.stop or self.engine.default_stop, "n": 1})
         parts: list[str] = []
         for event in self.engine.stream(prompt, params):

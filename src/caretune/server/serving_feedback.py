@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from caretune.data.schema import ChatExample, ChatMessage
-from caretune.storage.conversations import Conversation, Message
+from caretune.storage.chat_threads import Conversation, Message
 
 SOURCE = "caretune-feedback"
 

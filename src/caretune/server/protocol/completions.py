@@ -1,0 +1,58 @@
+"""``POST /v1/completions``: OpenAI's (legacy) completions, which the fine-tuned models speak."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from caretune.engines.base import Engine, FinishReason, Logprobs, Prompt
+from caretune.engines.params import Candidates, SamplingParams
+from caretune.server.protocol.common import SamplingRequest, UsageInfo
+
+# OpenAI's completions prompt: text, a list of texts, token ids, or a list of token-id arrays.
+PromptParam = str | list[str] | list[int] | list[list[int]]
+CompletionLogprobs = Annotated[int, Field(ge=0, le=5)]  # OpenAI's completions allow the top 5
+
+
+class CompletionRequest(SamplingRequest):
+    """``POST /v1/completions``."""
+
+    prompt: PromptParam = Field(
+        description="One prompt or a list of prompts, each a string or an array of token ids (taken as given)."
+    )
+    max_tokens: int | None = Field(16, ge=0)
+    best_of: Candidates | None = None
+    logprobs: CompletionLogprobs | None = None
+    echo: bool = False
+
+    def prompts(self) -> list[Prompt]:
+        """The request's prompts: one text or token array, or a list of either."""
+        prompt = self.prompt
+        one = isinstance(prompt, str) or (bool(prompt) and isinstance(prompt[0], int))
+        return [prompt] if one else list(prompt)  # type: ignore[list-item]
+
+    def to_sampling_params(self, engine: Engine, prompt: Prompt) -> SamplingParams:
+        """What the engine generates ``prompt`` with (each prompt of the request is checked on its own)."""
+        return self._sampling_params(
+            engine, prompt, "prompt", self.max_tokens, best_of=self.best_of, logprobs=self.logprobs, echo=self.echo
+        )
+
+
+class CompletionChoice(BaseModel):
+    index: int
+    text: str
+    logprobs: Logprobs | None = None  # the engines speak OpenAI's completions logprobs object as it is
+    finish_reason: FinishReason | None = None
+
+
+class CompletionResponse(BaseModel):
+    """A completion, or (``stream``) one chunk of one: the same object, as OpenAI streams it."""
+
+    id: str
+    object: Literal["text_completion"] = "text_completion"
+    created: int
+    model: str
+    choices: list[CompletionChoice]
+    usage: UsageInfo | None = None
+    system_fingerprint: str | None = None
