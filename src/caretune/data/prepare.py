@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Literal
 
 import polars as pl
-from pydantic import BaseModel, Field, model_validator
 from tqdm import tqdm
 
 from caretune.data import windowing as conv
 from caretune.data.anonymize import anonymize_text
+from caretune.data.config import DEFAULT_SYSTEM_PROMPT, PrepareConfig
 from caretune.data.clean import clean_text
 from caretune.data.formats import InputFormat, detect_format
 from caretune.data.read_jsonl import TURN_SCHEMA, read_jsonl
@@ -27,37 +26,7 @@ from caretune.data.threads import build_turns
 from caretune.data.writers import Rendered, chat_lines, completion_lines, write_splits
 from caretune.errors import InputError
 
-DEFAULT_SYSTEM_PROMPT = "You are a customer support agent for {brand}."
 STAGES = ("read", "clean", "threads", "windows", "split", "write")
-
-
-class PrepareConfig(BaseModel):
-    """Every option of ``caretune prepare``; the defaults are the CLI's."""
-
-    inputs: list[Path] = Field(min_length=1)
-    out: Path
-    input_format: Literal["auto", "twcs", "chat", "completion"] = "auto"
-    format: Literal["chat", "completion"] = "chat"
-    system_prompt: str | None = Field(None, description="overrides every system message; {brand} is filled in")
-    brands: list[str] = Field(default_factory=list)
-    min_turns: int = Field(2, ge=1)
-    max_turns: int = Field(16, ge=2)
-    max_examples: int | None = Field(None, ge=1)
-    valid_fraction: float = Field(0.1, ge=0, lt=1)
-    test_fraction: float = Field(0.1, ge=0, lt=1)
-    seed: int = Field(0, ge=0)
-    keep_signatures: bool = False
-    anonymize: bool = True
-    on_bad_rows: Literal["error", "skip"] = "error"
-    separator: str = "\nAgent:"
-    stop: str = "\nCustomer"
-
-    @model_validator(mode="after")
-    def _fractions_leave_training_data(self) -> PrepareConfig:
-        """valid + test must leave something to train on."""
-        if self.valid_fraction + self.test_fraction >= 1:
-            raise ValueError("--valid-fraction + --test-fraction must be below 1")
-        return self
 
 
 def prepare(config: PrepareConfig, *, progress: bool = True) -> PrepareReport:

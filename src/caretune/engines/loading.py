@@ -10,6 +10,11 @@ from caretune.runs.refs import ModelRef, resolve_ref
 from caretune.errors import InputError
 
 EngineName = Literal["auto", "llamacpp", "transformers"]
+ENGINE_HELP = "Inference engine: auto, llamacpp or transformers."
+THREADS_HELP = (
+    "CPU threads for inference (default: every core for llama.cpp, torch's default for transformers). "
+    "Fewer is faster when other work shares the machine."
+)
 
 
 def load_engine(ref: str | Path, engine: EngineName = "auto", **options) -> Engine:

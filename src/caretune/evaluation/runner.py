@@ -13,10 +13,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from pydantic import BaseModel, Field
-
 from caretune.runs.refs import resolve_ref
 from caretune.errors import InputError
+from caretune.evaluation.config import EvalConfig
 from caretune.evaluation.embeddings import get_embedder
 from caretune.evaluation.fewshot import pick_examples
 from caretune.evaluation.hf_model import base_of, display_name, load_causal_lm
@@ -29,37 +28,6 @@ from caretune.evaluation.schema import EvalReport, EvalSettings, Metrics, Mode, 
 from caretune.evaluation.paired import PairedDiff, paired_diff
 from caretune.evaluation.scoring import by_brand, reference_free_metrics, reference_metrics, rouge_per_turn
 from caretune.evaluation.turns import Turn, load_turns
-
-
-class EvalConfig(BaseModel):
-    """Everything ``caretune eval`` accepts; exactly one of ``data`` and ``questions`` is the workload."""
-
-    models: list[str] = Field(min_length=1)
-    data: Path | None = None
-    questions: Path | None = None
-    train: Path | None = None
-    base: str | None = None
-    limit: int | None = Field(default=None, ge=1)
-    seed: int = 0
-    engine: str = "auto"
-    threads: int | None = Field(default=None, ge=1)  # not part of `generation`: it changes speed, not replies
-    max_tokens: int = Field(default=64, ge=1)
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
-    text_column: str | None = None
-    system: str | None = None
-    n_samples: int = Field(default=20, ge=0)
-    reuse: Path | None = None
-
-    @property
-    def generation(self) -> dict:
-        """The settings that decide what a system replies (part of every outcome's key)."""
-        return {"engine": self.engine, "max_tokens": self.max_tokens, "temperature": self.temperature,
-                "seed": self.seed, "train": str(self.train or "")}
-
-    @property
-    def mode(self) -> Mode:
-        """Reference mode scores against real replies; questions mode has none."""
-        return "questions" if self.questions is not None else "reference"
 
 
 def _workload(config: EvalConfig) -> list[Turn]:
@@ -234,6 +202,8 @@ def _brand_counts(turns: list[Turn]) -> dict[str, int]:
 
 def evaluate(config: EvalConfig) -> tuple[EvalReport, list[Outcome]]:
     """Run every model and both baselines on the workload; the report and the raw outcomes behind it."""
+    if not config.models:
+        raise InputError("give at least one model to evaluate (--model)")
     start = time.perf_counter()
     turns = _workload(config)
     train_path = _train_path(config)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from caretune.engines.loading import ENGINE_HELP, THREADS_HELP, EngineName
 from caretune.home import caretune_home
-from caretune.storage.db import sqlite_url
 
 
 def default_data_dir() -> Path:
@@ -22,24 +22,30 @@ def default_data_dir() -> Path:
 class ServerSettings(BaseModel):
     """Everything `caretune serve` can be told."""
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    data_dir: Path = Field(default_factory=default_data_dir)
-    database_url: str | None = Field(None, description="SQLAlchemy URL; default: a SQLite file in data_dir.")
-    no_auth: bool = False
-    max_loaded_models: int = Field(2, ge=1)
-    max_upload_mb: float = Field(512, gt=0)
+    host: str = Field("127.0.0.1", description="Interface to listen on.")
+    port: int = Field(8000, description="Port to listen on.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy database URL (default: SQLite file in --data-dir; PostgreSQL URLs work too)."
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where the server keeps uploads, runs and (by default) its SQLite database.",
+    )
+    no_auth: bool = Field(False, description="Accept requests without an API key (announced).")
+    max_loaded_models: int = Field(2, ge=1, description="Models kept in memory at once (least recently used go).")
+    max_upload_mb: float = Field(512, gt=0, description="Largest accepted upload, in MB (413 above).")
     models: list[str] = Field(
         default_factory=list,
-        description="Models to serve, each a registry name, a run dir / HF dir path, or NAME=PATH. "
-        "Empty: every registered base model. Succeeded fine-tunes are always served.",
-    )
-    engine: str = Field("auto", description="Inference engine: auto, llamacpp or transformers.")
-    threads: int | None = Field(None, ge=1, description="CPU threads per loaded model (default: the engine's).")
-    max_queue: int = Field(64, ge=1, description="Requests waiting or running per model before a 429.")
+        description="Serve this model (registry name, run dir, HF dir, or NAME=PATH); repeatable.",
+    )  # none: every registered base model; succeeded fine-tunes are always served
+    engine: EngineName = Field("auto", description=ENGINE_HELP)
+    threads: int | None = Field(None, ge=1, description=THREADS_HELP)
+    max_queue: int = Field(64, ge=1, description="Requests in flight per model before answering 429.")
     org: str = Field("caretune", description="The organisation part of fine-tuned model ids.")
     run_worker: bool = Field(True, description="Start the fine-tuning worker process with the server.")
 
     def resolved_database_url(self) -> str:
         """The database to use: the given URL, or ``caretune.db`` in the data dir."""
+        from caretune.storage.db import sqlite_url
+
         return self.database_url or sqlite_url(self.data_dir / "caretune.db")

@@ -5,9 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, PositiveFloat, PositiveInt
+from pydantic import BaseModel, Field, PositiveInt
 
-Auto = Literal["auto"]
+from caretune.runs.hyperparameters import Auto, BatchSize, LearningRateMultiplier, NEpochs
+
+_AUTO = "'auto' (default) chooses it from the number of training examples, as OpenAI does."
+# Without --eval-steps or --save-steps, a run evaluates and checkpoints about this many times.
+EVALUATIONS_PER_RUN = 10
+CHECKPOINTS_PER_RUN = 5
 
 
 class TrainConfig(BaseModel):
@@ -17,25 +22,31 @@ class TrainConfig(BaseModel):
     or one chat-format JSONL file.
     """
 
-    data: Path
-    out: Path
-    base: str = "gemma-3-270m"
-    method: Literal["lora", "full"] = "lora"
-    n_epochs: PositiveInt | Auto = "auto"
-    batch_size: PositiveInt | Auto = "auto"
-    learning_rate_multiplier: PositiveFloat | Auto = "auto"
-    lora_r: PositiveInt = 16
-    lora_alpha: PositiveInt = 32
-    max_seq_len: PositiveInt = 1024
-    seed: int = 42
-    validation_file: Path | None = None
-    max_eval_examples: PositiveInt | None = Field(
-        64, description="validate on a seeded sample of this many conversations (None: all of them)"
+    data: Path = Field(description="Prepared directory (train.jsonl, valid.jsonl) or a chat JSONL file.")
+    out: Path = Field(description="Run directory to create, e.g. runs/NAME.")
+    base: str = Field("gemma-3-270m", description=(
+        "Registry name (see `caretune models`), HF directory, or a LoRA run directory (or one of its "
+        "checkpoints) to continue training."))
+    method: Literal["lora", "full"] = Field("lora", description="lora (adapters only) or full (all weights).")
+    n_epochs: NEpochs | Auto = Field("auto", description=f"Passes over the data. {_AUTO}")
+    batch_size: BatchSize | Auto = Field("auto", description=f"Examples per optimiser step. {_AUTO}")
+    learning_rate_multiplier: LearningRateMultiplier | Auto = Field("auto", description=f"Scales the base rate. {_AUTO}")
+    lora_r: PositiveInt = Field(16, description="LoRA rank.")
+    lora_alpha: PositiveInt = Field(32, description="LoRA alpha (scale = alpha / r).")
+    max_seq_len: PositiveInt = Field(1024, description="Tokens per conversation; longer ones are cut.")
+    seed: int = Field(42, description="Seed for initialisation and data order.")
+    validation_file: Path | None = Field(None, description="Chat JSONL for evaluation.")
+    max_eval_examples: int | None = Field(
+        64, ge=0, description="Validate on a seeded sample of this many conversations (0: all)."
     )
-    resume: bool = False
-    max_steps: PositiveInt | None = None
-    eval_steps: PositiveInt | None = Field(None, description="default: about 10 evaluations per run")
-    save_steps: PositiveInt | None = Field(None, description="default: about 5 checkpoints per run")
+    resume: bool = Field(False, description="Continue from the last checkpoint in --out.")
+    max_steps: PositiveInt | None = Field(None, description="Stop after this many steps (smoke runs).")
+    eval_steps: PositiveInt | None = Field(
+        None, description=f"Evaluate every N steps (default ~{EVALUATIONS_PER_RUN} per run)."
+    )
+    save_steps: PositiveInt | None = Field(
+        None, description=f"Checkpoint every N steps (default ~{CHECKPOINTS_PER_RUN} per run)."
+    )
     logging_steps: PositiveInt = 1
     micro_batch_size: PositiveInt = Field(4, description="examples packed into one forward pass")
-    bf16: bool = Field(False, description="bfloat16 autocast (faster on CPUs with AVX512-BF16 or AMX)")
+    bf16: bool = Field(False, description="bfloat16 autocast.")

@@ -112,13 +112,13 @@ class _TokenizedData:
 
 
 def _sample(examples: list, limit: int | None, seed: int) -> list:
-    """A seeded sample of at most ``limit`` examples, in file order.
+    """A seeded sample of at most ``limit`` examples (0 or None: all), in file order.
 
     Every evaluation runs over the whole validation set; on a CPU a large one costs more than the training
     steps between evaluations, so a fixed sample (as OpenAI's periodic validation metrics use) keeps the curve
     comparable at a bounded cost.
     """
-    if limit is None or len(examples) <= limit:
+    if not limit or len(examples) <= limit:
         return examples
     keep = sorted(random.Random(seed).sample(range(len(examples)), limit))
     return [examples[i] for i in keep]

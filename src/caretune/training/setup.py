@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import os
 
-from caretune.training.config import TrainConfig
+from caretune.training.config import CHECKPOINTS_PER_RUN, EVALUATIONS_PER_RUN, TrainConfig
 from caretune.runs.layout import CHECKPOINTS
-from caretune.training.hyperparameters import Hyperparameters
+from caretune.runs.hyperparameters import Hyperparameters
 from caretune.training.start import StartingPoint
 
 
@@ -69,10 +69,10 @@ def training_arguments(config: TrainConfig, hp: Hyperparameters, n_examples: int
         weight_decay=0.0,
         logging_steps=config.logging_steps,
         save_strategy="steps",
-        save_steps=config.save_steps or max(1, steps // 5),
+        save_steps=config.save_steps or max(1, steps // CHECKPOINTS_PER_RUN),
         save_total_limit=2,
         eval_strategy="steps" if has_validation else "no",
-        eval_steps=config.eval_steps or max(1, steps // 10),
+        eval_steps=config.eval_steps or max(1, steps // EVALUATIONS_PER_RUN),
         eval_on_start=has_validation and not config.resume,  # step 0: the base model's validation loss
         prediction_loss_only=True,
         seed=hp.seed,
