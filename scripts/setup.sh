@@ -14,13 +14,38 @@ if [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/pip" install -q --upgrade pip
 fi
 
+# llama.cpp comes as source from PyPI and is compiled here: only the libraries caretune calls (not the
+# multimodal one), on every core, for this CPU but without its AMX kernels (they crash on machines whose CPU
+# reports AMX that the kernel does not grant). The wheel is kept under CARETUNE_HOME, keyed by version and
+# options, so another environment installs it instead of compiling again.
+llama_spec="$(grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml)"
+no_amx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DCMAKE_C_FLAGS='$no_amx' -DCMAKE_CXX_FLAGS='$no_amx'}"
+export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
+wheels="${CARETUNE_HOME:-$HOME/.cache/caretune}/wheels/$(echo "$llama_spec $CMAKE_ARGS" | sha256sum | cut -c1-12)"
+if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+  echo "[setup] compiling $llama_spec once (a few minutes; kept in $wheels)"
+  start=$SECONDS log="$(mktemp)"
+  rm -rf "$wheels.partial"
+  # Ninja's "[12/140]" lines become one progress line; the log's end is shown if the build fails.
+  if ! "$venv/bin/pip" wheel -v --no-deps --no-cache-dir -w "$wheels.partial" "$llama_spec" 2>&1 | tee "$log" \
+      | awk '/^ *\[[0-9]+\/[0-9]+\]/ { printf "\r[setup] compiling llama.cpp %s %ds", $1, systime() - t0; fflush() }' \
+        t0="$(date +%s)"; then
+    echo; tail -n 60 "$log"; echo "[setup] the llama.cpp build failed; full log: $log" >&2; exit 1
+  fi
+  echo
+  mv "$wheels.partial" "$wheels"
+  echo "[setup] compiled in $((SECONDS - start)) s"
+fi
+
 stamp="$venv/.caretune-installed${extra:+-$extra}"
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$( (cat pyproject.toml; echo "$wheels") | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "[setup] installing caretune${extra:+[$extra]} (torch 2.13.0 CPU; llama-cpp-python builds from source the first time, a few minutes)"
+  echo "[setup] installing caretune${extra:+[$extra]} (torch 2.13.0 CPU)"
   # torch first and pinned, so nothing below can pull a CUDA build.
   "$venv/bin/pip" install -q "torch==2.13.0"
-  "$venv/bin/pip" install -q -e ".${extra:+[$extra]}"
+  "$venv/bin/pip" install -q --force-reinstall --no-deps "$wheels"/llama_cpp_python-*.whl
+  "$venv/bin/pip" install -q --find-links "$wheels" -e ".${extra:+[$extra]}"
   echo "$want" > "$stamp"
 fi
 

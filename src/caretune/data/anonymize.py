@@ -13,7 +13,7 @@ import polars as pl
 EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
 URL = r"(?:https?://|www\.)\S+"
 # ASCII classes and (?-u:\b) on purpose: Twitter handles and phone digits are ASCII, and Unicode word
-# boundaries keep the regex engine off its fast DFA (3x slower on the 2.8M-tweet benchmark).
+# boundaries keep the regex engine off its fast DFA (bench/prepare.py shows the cost).
 MENTION = r"@[A-Za-z0-9_]+"
 # Needs a separator or a country code, so an order number like 19876119 is a <number>, not a <phone>.
 PHONE = r"(?:\+[0-9]{1,3}[ .-]?[0-9]{2,5}|\([0-9]{2,5}\)|(?-u:\b)[0-9]{2,5})[ .-][0-9]{3,4}[ .-]?[0-9]{3,4}(?-u:\b)"

@@ -81,9 +81,8 @@ class TransformersEngine(Engine):
 
         if n_threads is not None:
             # torch's default, a thread per core, loses on a busy machine: every small kernel of a decode
-            # step waits at a barrier for a thread the OS has preempted (a tiny Gemma 3, whose steps are
-            # many small kernels, ran 5-10x slower with 2 threads than with 1 on two shared cores). The
-            # setting is process-wide in torch, so it is opt-in.
+            # step waits at a barrier for a thread the OS has preempted. The setting is process-wide in
+            # torch, so it is opt-in.
             torch.set_num_threads(n_threads)
         super().__init__()
         self.model_id = ref.model_id

@@ -19,15 +19,10 @@ from caretune.engines.params import EngineError
 from caretune.errors import CaretuneError
 
 
-# llama.cpp's CPU threads are OpenMP's (libgomp), whose workers spin for about 300,000 iterations after
-# each decode before they sleep, holding every core between two decodes (about 8 ms of a core after a
-# stream's last token, measured). Whatever else must run then waits for a core: the server sending the
-# token just decoded, and a client on the same machine reading it. The spin also serves the barriers inside
-# a decode, so it cannot be too short: with 100 one stream decoded at 64 tok/s, with 0 at half speed. 1000
-# and 10,000 decode alike (68-83 and 75-78 tok/s over 6 runs each, as fast as the default), but with 10,000
-# half the first tokens reached a client on the same machine 2-8 ms after the server sent them, with 1000
-# almost none (traced from the server's socket write to the client's read; bench/serve.py shows it in the
-# 1-client time to first token).
+# llama.cpp's CPU threads are OpenMP's (libgomp), whose workers spin after each decode before they sleep,
+# holding every core between two decodes, while the server must send the token just decoded. The spin also
+# serves the barriers inside a decode, so it cannot be too short either; docs/PERFORMANCE.md has the
+# measurements behind this value.
 _OPENMP_SPIN = "1000"
 
 

@@ -7,10 +7,8 @@ callers never touch it.
 
 New prompts are read first, one request per prefill, oldest first, before the running sequences take their
 next step. A prompt's prefill is already a batch of its tokens, and on a CPU it is bound by arithmetic, so
-reading several prompts in one decode saves little (7 chat prompts of 17 tokens on Gemma 3 270M: about
-10 % of the time of 7 prefills), but then every one of them waits for all. One at a time, the k-th request
-of a burst answers after k prefills: 8 requests sent at once had a mean time to first token of 285 ms
-when they were read together, 201 ms one at a time.
+reading several prompts in one decode saves little, but then every one of them waits for all; one at a time,
+the k-th request of a burst answers after k prefills (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -32,9 +30,8 @@ from caretune.engines.llamacpp_runtime import BatchToken, LlamaRuntime
 _DONE = object()
 
 # After a prompt's first token, wait (at most this long) for an event loop reading it to send it on before
-# the next decode starts. A decode takes every core at once, and the loop, woken by the token, then waits
-# for one: traced in the server (Gemma 3 270M, one client), the first token reached the socket 2.2 ms after
-# it was sampled, and 0.9 ms with this wait; the next decode starts about 1 ms later instead.
+# the next decode starts: a decode takes every core at once, and the loop, woken by the token, would then
+# wait for one.
 _FIRST_TOKEN_HANDOFF_S = 0.005
 
 # Where the decode thread puts a request's events: a queue a blocked thread reads, or one an event loop reads.

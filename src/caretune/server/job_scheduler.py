@@ -6,7 +6,7 @@ lets a cancel stop it at once (the process is terminated; a Python thread could 
 in training cannot take the API down. The database is the only channel: the API writes requests (new jobs,
 cancels), the runner writes progress, this thread moves jobs between states and watches the process. The
 API also sets an event when it has written a job, so that this thread looks at once instead of polling the
-database every half second while there is nothing to do (each look costs the server's cores about 1.7 ms).
+database every half second while there is nothing to do (each look takes the cores from serving).
 
 A restart loses nothing: a job found ``running`` at start belonged to the previous server (there is one
 supervisor per database) and is resumed from its last checkpoint; queued jobs simply wait their turn.

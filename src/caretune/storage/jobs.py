@@ -60,30 +60,31 @@ class Job(Base):
         return self.fine_tuned_model or fine_tuned_model_id(self.model, org, self.suffix, self.id)
 
 
-class JobEvent(Base):
-    """A line of a job's log: a message, or the metrics of a logged training step."""
-
-    __tablename__ = "fine_tuning_job_events"
+class _JobRow:
+    """What a job's events and checkpoints share: an order (``seq``, the paging cursor), a public id, the job."""
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(40), unique=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("fine_tuning_jobs.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class JobEvent(_JobRow, Base):
+    """A line of a job's log: a message, or the metrics of a logged training step."""
+
+    __tablename__ = "fine_tuning_job_events"
+
     level: Mapped[str] = mapped_column(String(8))
     type: Mapped[str] = mapped_column(String(10))
     message: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
-class JobCheckpoint(Base):
+class JobCheckpoint(_JobRow, Base):
     """A training checkpoint the job can resume from (and that OpenAI's checkpoints API lists)."""
 
     __tablename__ = "fine_tuning_job_checkpoints"
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    id: Mapped[str] = mapped_column(String(40), unique=True)
-    job_id: Mapped[str] = mapped_column(ForeignKey("fine_tuning_jobs.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     step_number: Mapped[int] = mapped_column(Integer)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
     path: Mapped[str] = mapped_column(Text)

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from caretune.engines.base import Engine, FinishReason
 from caretune.engines.params import SamplingParams, TopLogprobs
-from caretune.server.protocol.common import Request, SamplingRequest, UsageInfo
+from caretune.server.protocol.common import CompletionObject, Request, SamplingRequest, UsageInfo
 
 
 class TextContentPart(Request):
@@ -76,14 +76,10 @@ class ChatChoice(BaseModel):
     finish_reason: FinishReason
 
 
-class ChatCompletionResponse(BaseModel):
-    id: str
+class ChatCompletionResponse(CompletionObject):
     object: Literal["chat.completion"] = "chat.completion"
-    created: int
-    model: str
     choices: list[ChatChoice]
     usage: UsageInfo
-    system_fingerprint: str | None = None
 
 
 class DeltaMessage(BaseModel):
@@ -98,11 +94,7 @@ class ChatChunkChoice(BaseModel):
     finish_reason: FinishReason | None = None
 
 
-class ChatCompletionChunk(BaseModel):
-    id: str
+class ChatCompletionChunk(CompletionObject):
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
-    created: int
-    model: str
     choices: list[ChatChunkChoice]
     usage: UsageInfo | None = None
-    system_fingerprint: str | None = None

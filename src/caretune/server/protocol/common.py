@@ -46,6 +46,15 @@ class UsageInfo(BaseModel):
         return cls(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, total_tokens=total)
 
 
+class CompletionObject(BaseModel):
+    """What a completion, a chat completion and each of their streamed chunks carry besides their choices."""
+
+    id: str
+    created: int
+    model: str
+    system_fingerprint: str | None = None
+
+
 class SamplingRequest(Request):
     """Parameters common to completions and chat completions, and their conversion for the engine."""
 

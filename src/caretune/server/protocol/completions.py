@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from caretune.engines.base import Engine, FinishReason, Logprobs, Prompt
 from caretune.engines.params import Candidates, SamplingParams
-from caretune.server.protocol.common import SamplingRequest, UsageInfo
+from caretune.server.protocol.common import CompletionObject, SamplingRequest, UsageInfo
 
 # OpenAI's completions prompt: text, a list of texts, token ids, or a list of token-id arrays.
 PromptParam = str | list[str] | list[int] | list[list[int]]
@@ -46,13 +46,9 @@ class CompletionChoice(BaseModel):
     finish_reason: FinishReason | None = None
 
 
-class CompletionResponse(BaseModel):
+class CompletionResponse(CompletionObject):
     """A completion, or (``stream``) one chunk of one: the same object, as OpenAI streams it."""
 
-    id: str
     object: Literal["text_completion"] = "text_completion"
-    created: int
-    model: str
     choices: list[CompletionChoice]
     usage: UsageInfo | None = None
-    system_fingerprint: str | None = None
