@@ -17,11 +17,11 @@ OPTIONS = {
     ("train",): (TrainConfig, [
         "--data", "--out", "--base", "--method", "--n-epochs", "--batch-size", "--learning-rate-multiplier",
         "--lora-r", "--lora-alpha", "--max-seq-len", "--seed", "--validation-file", "--max-eval-examples",
-        "--resume", "--max-steps", "--eval-steps", "--save-steps", "--bf16",
+        "--knowledge", "--passages", "--resume", "--max-steps", "--eval-steps", "--save-steps", "--bf16",
     ]),
     ("serve",): (ServerSettings, [
         "--host", "--port", "--database-url", "--data-dir", "--no-auth", "--max-loaded-models", "--max-upload-mb",
-        "--model", "--engine", "--threads", "--max-queue",
+        "--model", "--knowledge", "--engine", "--threads", "--max-queue",
     ]),
     ("prepare",): (PrepareConfig, [
         "--out", "--input-format", "--format", "--system-prompt", "--brand", "--min-turns", "--max-turns",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from caretune.errors import InputError
-from caretune.evaluation.embeddings import get_embedder
+from caretune.knowledge.embeddings import get_embedder
 from caretune.evaluation.fewshot import few_shot_prompt, pick_examples
 from caretune.evaluation.retrieval import RetrievalIndex
 from caretune.evaluation.turns import Turn, load_turns

@@ -1,9 +1,10 @@
-"""How a customer gets an answer: a conversation in, the prompt the model is served with out.
+"""How a customer gets an answer: a conversation in, the prompt the model is served with out, with the
+passages it was given.
 
 ``POST /v1/chat/completions`` (and with it the web chat app), ``caretune chat``, ``caretune ask`` and
 ``caretune eval`` all build their prompts here, so what is evaluated is what customers get.
 """
 
-from caretune.answering.prompts import conversation_prompt, with_instructions
+from caretune.answering.answer import PreparedAnswer, conversation_prompt, knowledge_of, prepare_answer
 
-__all__ = ["conversation_prompt", "with_instructions"]
+__all__ = ["PreparedAnswer", "conversation_prompt", "knowledge_of", "prepare_answer"]

@@ -9,21 +9,26 @@ from collections.abc import Iterator
 
 from pydantic import ValidationError
 
-from caretune.answering.prompts import conversation_prompt
+from caretune.answering.answer import knowledge_of, prepare_answer
 from caretune.engines.base import Engine
 from caretune.engines.params import SamplingParams
 from caretune.errors import InputError
+from caretune.runs.info import KnowledgeSettings
 
 
 class ChatSession:
     """History of one chat; `reply` streams the agent's next turn and remembers it."""
 
-    def __init__(self, engine: Engine, system: str | None, params: SamplingParams) -> None:
-        """``system`` None: the run's own system prompt, as the server applies it."""
+    def __init__(
+        self, engine: Engine, system: str | None, params: SamplingParams, knowledge: KnowledgeSettings | None = None
+    ) -> None:
+        """``system`` None: the run's own system prompt; ``knowledge`` None: the run's own, as the server does."""
         self.engine = engine
         self.system = system
         self.params = params
+        self.knowledge = knowledge_of(engine, knowledge)
         self.history: list[dict[str, str]] = []
+        self.last_sources: list = []  # the passages the last reply was given
 
     def reset(self) -> None:
         """Forget the conversation (the system prompt and parameters stay)."""
@@ -53,10 +58,11 @@ class ChatSession:
     def reply(self, user_text: str) -> Iterator[str]:
         """Stream the agent's reply to `user_text`; both turns join the history once it is complete."""
         messages = self._messages() + [{"role": "user", "content": user_text}]
-        prompt = conversation_prompt(self.engine, messages)
+        answer = prepare_answer(self.engine, messages, self.knowledge, self.params.max_tokens)
+        self.last_sources = answer.passages
         params = self.params.model_copy(update={"stop": self.params.stop or self.engine.default_stop, "n": 1})
         parts: list[str] = []
-        for event in self.engine.stream(prompt, params):
+        for event in self.engine.stream(answer.prompt, params):
             if event.text:
                 parts.append(event.text)
                 yield event.text

@@ -14,6 +14,7 @@ from caretune.errors import CaretuneError
 # Importing registers the commands (order = order in --help).
 from caretune.cli import data as _data  # noqa: F401,E402
 from caretune.cli import validate as _validate  # noqa: F401,E402
+from caretune.cli import knowledge as _knowledge  # noqa: F401,E402
 from caretune.cli import training as _training  # noqa: F401,E402
 from caretune.cli import inference as _inference  # noqa: F401,E402
 from caretune.cli import server as _server  # noqa: F401,E402

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from caretune.cli.app import app
-from caretune.cli.options import EngineOption, ThreadsOption
+from caretune.cli.options import EngineOption, KnowledgeOption, ThreadsOption
 
 if TYPE_CHECKING:
     from caretune.engines import Engine, SamplingParams
@@ -31,31 +31,42 @@ def ask(
     max_tokens: Annotated[int, typer.Option(help="Longest answer, in tokens.")] = 96,
     engine: EngineOption = "auto",
     threads: ThreadsOption = None,
+    knowledge: KnowledgeOption = None,
 ) -> None:
-    """Ask every model the same questions (greedy) and print the answers side by side."""
+    """Ask every model the same questions (greedy) and print the answers side by side, each with the
+    knowledge passages it was given."""
     from rich.console import Console
     from rich.table import Table
 
-    from caretune.answering import conversation_prompt
+    from caretune.answering import knowledge_of
     from caretune.data.demo import COMPANY, demo_questions
     from caretune.engines import SamplingParams, load_engine
+    from caretune.runs.info import KnowledgeSettings
 
     asked = questions or [q.question for q in demo_questions()]
     engines = [load_engine(ref, engine=engine, n_threads=threads) for ref in model]
     system = system or next((e.system_prompt for e in engines if e.system_prompt), None)
     system = system or f"You are a customer support agent for {COMPANY.handle}."
     params = SamplingParams(max_tokens=max_tokens, temperature=0)
+    override = KnowledgeSettings(path=str(knowledge)) if knowledge else None
+    grounding = [knowledge_of(e, override) for e in engines]
     table = Table(title=f"System: {system}", show_lines=True, expand=True)
     table.add_column("Customer", ratio=1)
     for ref in model:
         table.add_column(ref, ratio=2)
     for question in asked:
         messages = [{"role": "system", "content": system}, {"role": "user", "content": question}]
-        answers = [e.complete(conversation_prompt(e, messages), _with_stops(params, e)).choices[0].text for e in engines]
-        table.add_row(question, *(a.strip() for a in answers))
+        answers = [_answer(e, messages, kb, params) for e, kb in zip(engines, grounding)]
+        table.add_row(question, *answers)
     Console().print(table)
 
 
-def _with_stops(params: SamplingParams, engine: Engine) -> SamplingParams:
-    """The engine's own stop sequences, as the server applies them when a request gives none."""
-    return params.model_copy(update={"stop": engine.default_stop})
+def _answer(engine: Engine, messages: list[dict], knowledge, params: SamplingParams) -> str:
+    """The answer as the server would give it, and where its facts came from."""
+    from caretune.answering import prepare_answer
+
+    answer = prepare_answer(engine, messages, knowledge, params.max_tokens)
+    stops = params.model_copy(update={"stop": engine.default_stop})  # as the server applies them
+    text = engine.complete(answer.prompt, stops).choices[0].text.strip()
+    titles = list(dict.fromkeys(p.title for p in answer.passages))
+    return f"{text}\n[dim](from: {', '.join(titles)})[/dim]" if titles else text

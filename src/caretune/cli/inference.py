@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from caretune.cli.app import app
-from caretune.cli.options import EngineOption, ThreadsOption
+from caretune.cli.options import EngineOption, KnowledgeOption, ThreadsOption
 
 _CHAT_HELP = "Commands: /reset (forget the conversation), /system TEXT, /params NAME=VALUE ..., /quit."
 
@@ -42,6 +42,7 @@ def chat(
     system: Annotated[Optional[str], typer.Option(help="System prompt (default: the run's).")] = None,
     temperature: Annotated[float, typer.Option(help="0 = greedy.")] = 0.7,
     max_tokens: Annotated[int, typer.Option(help="Longest reply, in tokens.")] = 256,
+    knowledge: KnowledgeOption = None,
 ) -> None:
     """Chat with a model in the terminal, with the server's prompt format and stop sequences."""
     from caretune.answering.session import ChatSession
@@ -50,12 +51,18 @@ def chat(
     loaded = load_engine(model, engine=engine, n_threads=threads)
     try:
         session = ChatSession(
-            loaded, system, SamplingParams(temperature=temperature, max_tokens=max_tokens)
+            loaded, system, SamplingParams(temperature=temperature, max_tokens=max_tokens), _knowledge(knowledge)
         )
         typer.echo(f"Chatting with {loaded.model_id}. {_CHAT_HELP}")
         _chat_loop(session)
     finally:
         loaded.close()
+
+
+def _knowledge(path: Path | None):  # -> KnowledgeSettings | None
+    from caretune.runs.info import KnowledgeSettings
+
+    return KnowledgeSettings(path=str(path)) if path is not None else None
 
 
 def _chat_loop(session) -> None:
@@ -94,3 +101,5 @@ def _handle(session, line: str) -> None:
         for delta in session.reply(line):
             typer.echo(delta, nl=False)
         typer.echo()
+        if session.last_sources:
+            typer.echo(f"(from: {', '.join(dict.fromkeys(p.title for p in session.last_sources))})")

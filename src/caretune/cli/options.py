@@ -25,6 +25,10 @@ from caretune.engines.loading import ENGINE_HELP, THREADS_HELP
 
 EngineOption = Annotated[str, typer.Option(help=ENGINE_HELP)]
 ThreadsOption = Annotated[Optional[int], typer.Option(min=1, help=THREADS_HELP)]
+KnowledgeOption = Annotated[
+    Optional[Path],
+    typer.Option(help="A knowledge base to answer from (`caretune knowledge add`); default: the run's own, if any."),
+]
 
 
 @dataclass(frozen=True)

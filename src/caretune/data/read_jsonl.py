@@ -60,9 +60,14 @@ def parse_example(raw: bytes, path: Path, line: int, model: type[Example]) -> Ex
         raise InputError(f"invalid example: {error['msg']}", path, line, where) from None
 
 
+def numbered_examples(path: Path, model: type[Example] = ChatExample) -> list[tuple[int, Example]]:
+    """(line number, example) of every line of ``path``; the first bad line is an ``InputError`` naming it."""
+    return [(line, parse_example(raw, path, line, model)) for line, raw in json_lines(path)]
+
+
 def read_examples(path: Path, model: type[Example] = ChatExample) -> list[Example]:
-    """Every line of ``path`` as an example; the first bad line is an ``InputError`` naming it."""
-    return [parse_example(raw, path, line, model) for line, raw in json_lines(path)]
+    """Every line of ``path`` as an example."""
+    return [example for _, example in numbered_examples(path, model)]
 
 
 def read_jsonl(

@@ -8,6 +8,26 @@ from pydantic import BaseModel, Field
 
 from caretune.engines.loading import ENGINE_HELP, THREADS_HELP, EngineName
 from caretune.evaluation.schema import Mode
+from caretune.runs.info import KnowledgeSettings
+
+
+class ModelSpec(BaseModel):
+    """A system to evaluate: ``REF`` (a model, with its run's knowledge base if it trained with one),
+    ``REF@KB`` (with that knowledge base) or ``REF@none`` (without any)."""
+
+    ref: str
+    knowledge: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ModelSpec:
+        ref, sep, knowledge = text.rpartition("@")
+        return cls(ref=ref, knowledge=knowledge) if sep and ref else cls(ref=text)
+
+    def knowledge_settings(self, own: KnowledgeSettings | None) -> KnowledgeSettings | None:
+        """The knowledge the system answers from, given the one its run trained with (``own``)."""
+        if self.knowledge is None:
+            return own
+        return None if self.knowledge == "none" else KnowledgeSettings(path=self.knowledge)
 
 
 class EvalConfig(BaseModel):
@@ -15,7 +35,8 @@ class EvalConfig(BaseModel):
 
     models: list[str] = Field(
         default_factory=list,
-        description="Model to evaluate (run dir, registry name or HF dir); repeat for several.",
+        description="Model to evaluate (run dir, registry name or HF dir; REF@KB with a knowledge base, "
+        "REF@none without its own); repeat for several.",
     )
     data: Path | None = Field(
         None, description="Held-out chat JSONL (test.jsonl): score against the real agent replies."

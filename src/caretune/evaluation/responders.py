@@ -65,12 +65,17 @@ class EngineResponder:
         return replies
 
 
-def model_responder(name: str, engine: Any, params: Any) -> EngineResponder:
-    """A model prompted exactly as it is served (``caretune.answering``), with its own stop sequences."""
-    from caretune.answering import conversation_prompt
+def model_responder(name: str, engine: Any, params: Any, knowledge: Any = None) -> EngineResponder:
+    """A model prompted exactly as it is served (``caretune.answering``: instructions, ``knowledge``'s
+    passages, history that fits), with its own stop sequences."""
+    from caretune.answering import prepare_answer
 
     params = params.model_copy(update={"stop": list(engine.default_stop)})
-    return EngineResponder(name, "model", engine, params, lambda history: conversation_prompt(engine, history))
+
+    def prompt(history: list[dict]) -> str:
+        return prepare_answer(engine, history, knowledge, params.max_tokens).prompt
+
+    return EngineResponder(name, "model", engine, params, prompt)
 
 
 def few_shot_responder(name: str, engine: Any, params: Any, examples: list[Turn]) -> EngineResponder:

@@ -6,7 +6,7 @@ a search over past tickets.
 
 from __future__ import annotations
 
-from caretune.evaluation.embeddings import Embedder
+from caretune.knowledge.embeddings import Embedder
 from caretune.evaluation.turns import Turn, context_text
 
 

@@ -15,8 +15,8 @@ from typing import Callable
 
 from caretune.runs.refs import resolve_ref
 from caretune.errors import InputError
-from caretune.evaluation.config import EvalConfig
-from caretune.evaluation.embeddings import get_embedder
+from caretune.evaluation.config import EvalConfig, ModelSpec
+from caretune.knowledge.embeddings import get_embedder
 from caretune.evaluation.fewshot import pick_examples
 from caretune.evaluation.hf_model import base_of, display_name, load_causal_lm
 from caretune.evaluation.likelihood import score_turns
@@ -48,7 +48,7 @@ def _train_path(config: EvalConfig) -> Path:
         return config.train
     if config.data is not None and (config.data.parent / "train.jsonl").is_file():
         return config.data.parent / "train.jsonl"
-    run = resolve_ref(config.models[0]).run
+    run = resolve_ref(ModelSpec.parse(config.models[0]).ref).run
     trained_on = next(iter(run.data), None) if run is not None else None
     if trained_on is not None and Path(trained_on).is_file():
         return Path(trained_on)
@@ -56,24 +56,27 @@ def _train_path(config: EvalConfig) -> Path:
 
 
 def _run_model(  # noqa: ANN001 - params is a SamplingParams (engines are imported lazily)
-    key: str, ref: str, name: str, turns: list[Turn], config: EvalConfig, params
+    key: str, system: str, name: str, turns: list[Turn], config: EvalConfig, params
 ) -> Outcome:
-    """Generate with the model as served, then (reference mode) score its likelihood with transformers."""
+    """Generate with the model as served, then (reference mode) score its likelihood with transformers (on the
+    conversation alone: perplexity does not see retrieved passages)."""
     from caretune.engines import load_engine
 
-    engine = load_engine(ref, engine=config.engine, n_threads=config.threads)
+    spec = ModelSpec.parse(system)
+    engine = load_engine(spec.ref, engine=config.engine, n_threads=config.threads)
     try:
-        replies = model_responder(name, engine, params).respond([t.history for t in turns])
+        knowledge = spec.knowledge_settings(engine.prompting.knowledge)
+        replies = model_responder(name, engine, params, knowledge).respond([t.history for t in turns])
     finally:
         engine.close()
     stats = None
     if config.mode == "reference":
-        model = load_causal_lm(ref)
+        model = load_causal_lm(spec.ref)
         if model is not None:
             tokenizer, fmt = engine.prompting.tokenizer, engine.prompt_format
             stats = score_turns(model, tokenizer, fmt, turns, engine.context_length, name)
         del model
-    return Outcome(key=key, name=name, kind="model", source=ref, replies=replies, stats=stats)
+    return Outcome(key=key, name=name, kind="model", source=system, replies=replies, stats=stats)
 
 
 def _run_few_shot(  # noqa: ANN001 - params is a SamplingParams (engines are imported lazily)
@@ -97,11 +100,15 @@ def _few_shot_name(base: str) -> str:
     return f"few-shot {display_name(base)}"
 
 
-def _unique_names(refs: list[str]) -> list[str]:
-    """Display names, suffixed where two references would look the same in a table."""
+def _unique_names(systems: list[str]) -> list[str]:
+    """Display names (``+ KB`` with a knowledge base, ``without knowledge`` for ``@none``), suffixed where two
+    would look the same in a table."""
     names: list[str] = []
-    for ref in refs:
-        name = display_name(ref)
+    for system in systems:
+        spec = ModelSpec.parse(system)
+        name = display_name(spec.ref)
+        if spec.knowledge is not None:
+            name += " without knowledge" if spec.knowledge == "none" else f" + {Path(spec.knowledge).name}"
         names.append(name if name not in names else f"{name} ({len(names) + 1})")
     return names
 
@@ -208,7 +215,7 @@ def evaluate(config: EvalConfig) -> tuple[EvalReport, list[Outcome]]:
     turns = _workload(config)
     train_path = _train_path(config)
     config = config.model_copy(update={"train": train_path})
-    base = config.base or base_of(config.models[0])
+    base = config.base or base_of(ModelSpec.parse(config.models[0]).ref)
     outcomes = _outcomes(config, turns, load_turns(train_path), train_path, base)
     settings = EvalSettings(
         models=config.models, data=config.questions or config.data, train=train_path, base=base,

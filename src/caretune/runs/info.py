@@ -21,6 +21,14 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class KnowledgeSettings(BaseModel):
+    """A model's knowledge base and how many passages each answer reads: what a run trained with, and what
+    serving it uses unless told otherwise."""
+
+    path: str
+    passages: int = Field(3, ge=1, le=20)
+
+
 class RunInfo(BaseModel):
     """The contract between training and every stage that loads a run (engines, export, server, eval)."""
 
@@ -31,6 +39,7 @@ class RunInfo(BaseModel):
     prompt_format: PromptFormat
     stop: list[str]
     system_prompt: str | None
+    knowledge: KnowledgeSettings | None = Field(None, description="the knowledge base training read, if any")
     hyperparameters: Hyperparameters
     data: dict[str, str] = Field(description="data file path -> sha256; the training file first")
     total_steps: int | None = Field(None, description="optimiser steps the run plans to take (for an ETA)")

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from caretune.server.errors import Forbidden, NotFound
+from caretune.runs.info import KnowledgeSettings
 from caretune.runs.model_ids import split_checkpoint_id
 from caretune.storage.db import unix
 from caretune.storage.jobs import Job, JobCheckpoint
@@ -29,6 +30,7 @@ class ServedModel(BaseModel):
     created: int
     owned_by: str
     fine_tuned: bool = False
+    knowledge: KnowledgeSettings | None = None  # what it answers from, when the server says (else its run's)
 
 
 def parse_model_option(option: str) -> tuple[str, str]:
@@ -43,9 +45,16 @@ def parse_model_option(option: str) -> tuple[str, str]:
 class Catalog:
     """Looks models up by id; base models are fixed at start, fine-tunes are read from the database."""
 
-    def __init__(self, model_options: list[str], sessions: sessionmaker[Session], org: str) -> None:
+    def __init__(
+        self,
+        model_options: list[str],
+        sessions: sessionmaker[Session],
+        org: str,
+        knowledge: dict[str, KnowledgeSettings] | None = None,
+    ) -> None:
         self._sessions = sessions
         self._org = org
+        self._knowledge = knowledge or {}
         started = int(time.time())
         self._bases = {
             name: ServedModel(id=name, source=source, created=started, owned_by=BASE_OWNER)
@@ -71,7 +80,13 @@ class Catalog:
         return self.bases() + self.fine_tunes()
 
     def get(self, model_id: str) -> ServedModel:
-        """The model named ``model_id`` (a base, a fine-tune or one of its checkpoints), or a 404 naming it."""
+        """The model named ``model_id`` (a base, a fine-tune or one of its checkpoints), or a 404 naming it;
+        with the knowledge base the server serves it with, if any."""
+        model = self._find(model_id)
+        knowledge = self._knowledge.get(model.id)
+        return model.model_copy(update={"knowledge": knowledge}) if knowledge else model
+
+    def _find(self, model_id: str) -> ServedModel:
         if model_id in self._bases:
             return self._bases[model_id]
         checkpoint = split_checkpoint_id(model_id)

@@ -104,7 +104,7 @@ def _train_config(session: Session, files: FileStore, job: Job, resume: bool):  
         shutil.copyfile(files.path(job.validation_file), data_dir / "valid.jsonl")
     hp = {name: job.hyperparameters[name] for name in JOB_KNOBS if name in job.hyperparameters}
     return TrainConfig(data=data_dir, out=job.model_dir, base=job.base_source, seed=job.seed,
-                       resume=bool(resume and checkpoints), **hp)
+                       resume=bool(resume and checkpoints), knowledge=job.knowledge, **hp)
 
 
 class _Recorder:

@@ -4,15 +4,18 @@ prompt; answers come back as assistant messages or chunks."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from caretune.answering import conversation_prompt
+from caretune.answering import PreparedAnswer, knowledge_of, prepare_answer
 from caretune.engines.base import Logprobs, StreamEvent
 from caretune.engines.params import SamplingParams
+from caretune.knowledge import Passage
 from caretune.server.protocol.chat import (
+    AnswerContext,
     AssistantMessage,
     ChatChoice,
     ChatChunkChoice,
@@ -28,6 +31,7 @@ from caretune.server.protocol.common import UsageInfo, now
 from caretune.server.serving_engine import Lease, leased_engine
 from caretune.server.state import ServerState
 from caretune.storage.db import new_id
+from caretune.storage.passage_uses import count_uses
 
 
 async def create_chat_completion(
@@ -35,11 +39,33 @@ async def create_chat_completion(
 ) -> ChatCompletionResponse | StreamingResponse:
     """Answer one chat request; the model's request slot is held until the answer is sent."""
     async with leased_engine(state, request.model) as lease:
-        prompt = conversation_prompt(lease.engine, request.conversation())
-        params = request.to_sampling_params(lease.engine, prompt)
+        answer = await _prepare(lease, request)
+        params = request.to_sampling_params(lease.engine, answer.prompt)
+        if answer.passages:
+            _count_uses_later(state, answer.passages)
+        context = AnswerContext.of(answer.passages)
         if not request.stream:
-            return await _complete(lease, prompt, params)
-        return await lease.stream(_stream_chunks(request, lease, prompt, params))
+            return await _complete(lease, answer.prompt, params, context)
+        return await lease.stream(_stream_chunks(request, lease, answer.prompt, params, context))
+
+
+async def _prepare(lease: Lease, request: ChatCompletionRequest) -> PreparedAnswer:
+    """The answer's prompt; retrieval (an embedding and two index lookups) runs off the event loop, and
+    a model without knowledge pays no thread hop before its first token."""
+    knowledge = knowledge_of(lease.engine, lease.model.knowledge)
+    args = (lease.engine, request.conversation(), knowledge, request.reply_tokens)
+    return await run_in_threadpool(prepare_answer, *args) if knowledge else prepare_answer(*args)
+
+
+def _count_uses_later(state: ServerState, passages: list[Passage]) -> None:
+    """Count the passages' use for the admin page in a worker thread, off the answer's path."""
+    used = [(p.id, p.title, p.source) for p in passages]
+
+    def count() -> None:
+        with state.sessions() as session:
+            count_uses(session, used)
+
+    asyncio.get_running_loop().run_in_executor(None, count)
 
 
 def _chat_logprobs(logprobs: Logprobs | None) -> ChoiceLogprobs | None:
@@ -58,7 +84,9 @@ def _chat_logprobs(logprobs: Logprobs | None) -> ChoiceLogprobs | None:
     )
 
 
-async def _complete(lease: Lease, prompt: str, params: SamplingParams) -> ChatCompletionResponse:
+async def _complete(
+    lease: Lease, prompt: str, params: SamplingParams, context: AnswerContext | None
+) -> ChatCompletionResponse:
     result = await run_in_threadpool(lease.engine.complete, prompt, params)
     return ChatCompletionResponse(
         id=new_id("chatcmpl-"),
@@ -67,7 +95,7 @@ async def _complete(lease: Lease, prompt: str, params: SamplingParams) -> ChatCo
         choices=[
             ChatChoice(
                 index=c.index,
-                message=AssistantMessage(content=c.text),
+                message=AssistantMessage(content=c.text, context=context),
                 logprobs=_chat_logprobs(c.logprobs),
                 finish_reason=c.finish_reason,
             )
@@ -78,13 +106,13 @@ async def _complete(lease: Lease, prompt: str, params: SamplingParams) -> ChatCo
 
 
 async def _stream_chunks(
-    request: ChatCompletionRequest, lease: Lease, prompt: str, params: SamplingParams
+    request: ChatCompletionRequest, lease: Lease, prompt: str, params: SamplingParams, context: AnswerContext | None
 ) -> AsyncIterator[ChatCompletionChunk]:
     chunk_id, created, model = new_id("chatcmpl-"), now(), lease.model.id
     started: set[int] = set()
     usage: UsageInfo | None = None
     async for event in lease.engine.astream(prompt, params):
-        for choice in _event_choices(event, started):
+        for choice in _event_choices(event, started, context):
             yield ChatCompletionChunk(id=chunk_id, created=created, model=model, choices=[choice])
         if event.usage is not None:
             usage = UsageInfo.of(event.usage.prompt_tokens, event.usage.completion_tokens)
@@ -92,12 +120,14 @@ async def _stream_chunks(
         yield ChatCompletionChunk(id=chunk_id, created=created, model=model, choices=[], usage=usage)
 
 
-def _event_choices(event: StreamEvent, started: set[int]) -> list[ChatChunkChoice]:
-    """The chunks for one engine event: the role first for a new choice, the text, then the finish."""
+def _event_choices(event: StreamEvent, started: set[int], context: AnswerContext | None) -> list[ChatChunkChoice]:
+    """The chunks for one engine event: the role (and the answer's sources) first for a new choice, the text,
+    then the finish."""
     choices = []
     if event.index not in started and (event.text or event.finish_reason):
         started.add(event.index)
-        choices.append(ChatChunkChoice(index=event.index, delta=DeltaMessage(role="assistant", content="")))
+        first = DeltaMessage(role="assistant", content="", context=context)
+        choices.append(ChatChunkChoice(index=event.index, delta=first))
     if event.text:
         choices.append(
             ChatChunkChoice(

@@ -77,7 +77,8 @@ def delete_conversation(session: Session, conversation_id: str) -> None:
 def add_message(session: Session, conversation_id: str, data: MessageCreate) -> Message:
     """Append a turn and move the hand-off state along (see ``_next_handoff``)."""
     conversation = get_conversation(session, conversation_id)
-    message = Message(role=data.role, content=data.content, model=data.model)
+    sources = [s.model_dump() for s in data.sources] if data.sources else None
+    message = Message(role=data.role, content=data.content, model=data.model, sources=sources)
     conversation.messages.append(message)
     conversation.handoff = _next_handoff(conversation.handoff, data.role)  # type: ignore[arg-type]
     if data.role == "user" and conversation.title == _DEFAULT_TITLE:

@@ -8,6 +8,7 @@ for it and a server restart never loses it.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -51,6 +52,7 @@ def create_job(state: ServerState, session: Session, request: FineTuningJobReque
         seed=request.seed if request.seed is not None else random.randrange(2**31),
         suffix=request.suffix or None,
         job_metadata=request.metadata,
+        knowledge=_knowledge_path(state, request.knowledge),
         run_dir=str(state.settings.data_dir / "runs" / job_id),
         result_files=[],
     )
@@ -59,6 +61,18 @@ def create_job(state: ServerState, session: Session, request: FineTuningJobReque
     add_event(session, job_id, f"Created fine-tuning job: {job_id}")
     state.jobs_changed.set()
     return job
+
+
+def _knowledge_path(state: ServerState, name: str | None) -> str | None:
+    """The directory of the server's knowledge base ``name`` (404 when there is none by that name)."""
+    if name is None:
+        return None
+    from caretune.server.serving_knowledge import get_base
+
+    try:
+        return str(get_base(state, name).path)
+    except NotFound as exc:
+        raise NotFound(exc.message, param="knowledge", code=exc.code) from exc
 
 
 def _check_file(session: Session, file_id: str, param: str) -> None:
@@ -145,6 +159,7 @@ def to_object(job: Job, org: str) -> FineTuningJob:
         seed=job.seed,
         suffix=job.suffix,
         metadata=job.job_metadata,
+        knowledge=Path(job.knowledge).name if job.knowledge else None,
     )
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from caretune.engines.loading import ENGINE_HELP, THREADS_HELP, EngineName
+from caretune.errors import InputError
 from caretune.home import caretune_home
+from caretune.runs.info import KnowledgeSettings
 
 
 def default_data_dir() -> Path:
@@ -38,11 +40,32 @@ class ServerSettings(BaseModel):
         default_factory=list,
         description="Serve this model (registry name, run dir, HF dir, or NAME=PATH); repeatable.",
     )  # none: every registered base model; succeeded fine-tunes are always served
+    knowledge: list[str] = Field(
+        default_factory=list,
+        description="MODEL=KB: answer as MODEL from the knowledge base KB (a directory made by `caretune "
+        "knowledge add`, or one of this server's); repeatable. A run trained with one uses it unasked.",
+    )
     engine: EngineName = Field("auto", description=ENGINE_HELP)
     threads: int | None = Field(None, ge=1, description=THREADS_HELP)
     max_queue: int = Field(64, ge=1, description="Requests in flight per model before answering 429.")
     org: str = Field("caretune", description="The organisation part of fine-tuned model ids.")
     run_worker: bool = Field(True, description="Start the fine-tuning worker process with the server.")
+
+    @property
+    def knowledge_dir(self) -> Path:
+        """Where the knowledge bases made through the API live, one directory each."""
+        return self.data_dir / "knowledge"
+
+    def served_knowledge(self) -> dict[str, KnowledgeSettings]:
+        """``--knowledge MODEL=KB`` as model id → knowledge settings (KB: a directory, else a server base's name)."""
+        served = {}
+        for option in self.knowledge:
+            model, sep, kb = option.partition("=")
+            if not sep or not model.strip() or not kb.strip():
+                raise InputError(f"--knowledge takes MODEL=KB, not {option!r}")
+            path = Path(kb.strip()).expanduser()
+            served[model.strip()] = KnowledgeSettings(path=str(path if path.is_dir() else self.knowledge_dir / kb.strip()))
+        return served
 
     def resolved_database_url(self) -> str:
         """The database to use: the given URL, or ``caretune.db`` in the data dir."""

@@ -90,7 +90,7 @@ def create_all(engine: Engine) -> None:
     """Create every caretune table that does not exist yet, and add the nullable columns a newer caretune
     declares to tables an older one created (idempotent; run at server start and by the CLI), so that an
     upgrade keeps the files, jobs and conversations already stored."""
-    from caretune.storage import chat_threads, files, jobs, keys  # noqa: F401 - their tables join Base.metadata
+    from caretune.storage import chat_threads, files, jobs, keys, passage_uses  # noqa: F401 - tables for Base
 
     Base.metadata.create_all(engine)
     _add_missing_columns(engine)

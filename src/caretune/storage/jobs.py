@@ -37,6 +37,7 @@ class Job(Base):
     seed: Mapped[int] = mapped_column(Integer)
     suffix: Mapped[str | None] = mapped_column(String(64), nullable=True)
     job_metadata: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+    knowledge: Mapped[str | None] = mapped_column(Text, nullable=True)  # a knowledge base directory to train with
     run_dir: Mapped[str] = mapped_column(Text)
     fine_tuned_model: Mapped[str | None] = mapped_column(String(300), nullable=True, index=True)
     model_deleted: Mapped[bool] = mapped_column(Boolean, default=False)

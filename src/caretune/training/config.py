@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, PositiveInt
 
 from caretune.runs.hyperparameters import Auto, BatchSize, LearningRateMultiplier, NEpochs
+from caretune.runs.info import KnowledgeSettings
 
 _AUTO = "'auto' (default) chooses it from the number of training examples, as OpenAI does."
 # Without --eval-steps or --save-steps, a run evaluates and checkpoints about this many times.
@@ -36,6 +37,12 @@ class TrainConfig(BaseModel):
     max_seq_len: PositiveInt = Field(1024, description="Tokens per conversation; longer ones are cut.")
     seed: int = Field(42, description="Seed for initialisation and data order.")
     validation_file: Path | None = Field(None, description="Chat JSONL for evaluation.")
+    knowledge: Path | None = Field(
+        None,
+        description="A knowledge base (`caretune knowledge add`): each agent turn is trained with the passages "
+        "retrieval finds for it, laid out as serving lays them out; serving the run uses it too.",
+    )
+    passages: int = Field(3, ge=1, le=20, description="Passages per answer with --knowledge.")
     max_eval_examples: int | None = Field(
         64, ge=0, description="Validate on a seeded sample of this many conversations (0: all)."
     )
@@ -50,3 +57,9 @@ class TrainConfig(BaseModel):
     logging_steps: PositiveInt = 1
     micro_batch_size: PositiveInt = Field(4, description="examples packed into one forward pass")
     bf16: bool = Field(False, description="bfloat16 autocast.")
+
+    def knowledge_settings(self) -> KnowledgeSettings | None:
+        """What ``run.json`` records of the knowledge base, so serving the run reads it the same way."""
+        if self.knowledge is None:
+            return None
+        return KnowledgeSettings(path=str(self.knowledge.expanduser().resolve()), passages=self.passages)

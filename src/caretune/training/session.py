@@ -92,23 +92,33 @@ class _TokenizedData:
 
     @classmethod
     def read(cls, config: TrainConfig, start: StartingPoint) -> _TokenizedData:
+        from caretune.data.read_jsonl import numbered_examples
         from caretune.models.registry import load_tokenizer
         from caretune.prompting import choose_format
-        from caretune.data.read_jsonl import read_examples
         from caretune.training.data import data_files, tokenize_examples
 
         train_file, valid_file = data_files(config.data, config.validation_file)
-        examples = read_examples(train_file)  # bad data fails before the model loads
-        valid_examples = read_examples(valid_file) if valid_file else []
-        valid_examples = _sample(valid_examples, config.max_eval_examples, config.seed)
+        numbered = numbered_examples(train_file)  # bad data fails before the model loads
+        valid_numbered = _sample(numbered_examples(valid_file) if valid_file else [], config.max_eval_examples, config.seed)
         tokenizer = load_tokenizer(start.base_model)
         fmt = start.prompt_format or choose_format(tokenizer, start.base_model)
-        rows = tokenize_examples(examples, fmt, tokenizer, config.max_seq_len)
+        rows = tokenize_examples(_trained_form(numbered, train_file, config), fmt, tokenizer, config.max_seq_len)
         if not rows:
             raise InputError("no example has an agent turn to train on", train_file)
+        valid_examples = _trained_form(valid_numbered, valid_file, config)
         valid = tokenize_examples(valid_examples, fmt, tokenizer, config.max_seq_len)
+        examples = [example for _, example in numbered]
         files = [f for f in (train_file, valid_file) if f is not None]
         return cls(files, examples, rows, valid, tokenizer, fmt)
+
+
+def _trained_form(numbered: list, path: Path | None, config: TrainConfig) -> list:
+    """The examples as training sees them: as they are, or (``--knowledge``) each agent turn with its passages."""
+    if config.knowledge is None or path is None:
+        return [example for _, example in numbered]
+    from caretune.training.grounding import grounded_examples
+
+    return grounded_examples(numbered, path, config.knowledge_settings())
 
 
 def _sample(examples: list, limit: int | None, seed: int) -> list:
@@ -139,6 +149,7 @@ def _run_info(config: TrainConfig, data: _TokenizedData, start: StartingPoint) -
         prompt_format=data.fmt,
         stop=data.fmt.stop,
         system_prompt=common_system_prompt(data.examples),
+        knowledge=config.knowledge_settings(),
         hyperparameters=hyperparameters,
         total_steps=planned_steps(len(data.train), hyperparameters),
         data={str(f): sha256_of(f) for f in data.files},

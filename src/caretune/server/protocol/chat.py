@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from caretune.engines.base import Engine, FinishReason
 from caretune.engines.params import SamplingParams, TopLogprobs
+from caretune.knowledge import Passage
 from caretune.server.protocol.common import CompletionObject, Request, SamplingRequest, UsageInfo
 
 
@@ -43,11 +44,15 @@ class ChatCompletionRequest(SamplingRequest):
         """Plain role/content dicts; OpenAI's ``developer`` role is a system message by another name."""
         return [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in self.messages]
 
+    @property
+    def reply_tokens(self) -> int | None:
+        """The reply's length asked for: ``max_completion_tokens``, else the deprecated ``max_tokens``."""
+        return self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
+
     def to_sampling_params(self, engine: Engine, prompt: str) -> SamplingParams:
         """What the engine generates the reply with, ``prompt`` being the rendered conversation."""
-        asked = self.max_completion_tokens if self.max_completion_tokens is not None else self.max_tokens
         logprobs = (self.top_logprobs or 0) if self.logprobs else None
-        return self._sampling_params(engine, prompt, "messages", asked, logprobs=logprobs)
+        return self._sampling_params(engine, prompt, "messages", self.reply_tokens, logprobs=logprobs)
 
 
 class TopLogprob(BaseModel):
@@ -64,9 +69,34 @@ class ChoiceLogprobs(BaseModel):
     content: list[TokenLogprob] | None = None
 
 
+class Citation(BaseModel):
+    """A passage the answer was given: its id in the knowledge base, title, source document and score."""
+
+    id: str
+    title: str
+    source: str
+    kind: str
+    score: float
+
+
+class AnswerContext(BaseModel):
+    """caretune's extension of an assistant message (OpenAI clients ignore it): the passages the answer was
+    given, in the ``context.citations`` shape of Azure OpenAI's "on your data" answers. None without
+    knowledge, so a plain model's response is exactly OpenAI's."""
+
+    citations: list[Citation] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, passages: list[Passage]) -> AnswerContext | None:
+        if not passages:
+            return None
+        return cls(citations=[Citation(**p.model_dump(include={"id", "title", "source", "kind", "score"})) for p in passages])
+
+
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str | None = None
+    context: AnswerContext | None = None
 
 
 class ChatChoice(BaseModel):
@@ -85,6 +115,7 @@ class ChatCompletionResponse(CompletionObject):
 class DeltaMessage(BaseModel):
     role: Literal["assistant"] | None = None
     content: str | None = None
+    context: AnswerContext | None = None  # on a choice's first chunk
 
 
 class ChatChunkChoice(BaseModel):

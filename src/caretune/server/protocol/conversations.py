@@ -44,12 +44,22 @@ class ConversationUpdate(BaseModel):
     compare_model: str | None = Field(default=None, max_length=200)
 
 
+class Source(BaseModel):
+    """A knowledge passage a bot reply was given (``context.citations`` of the chat completion)."""
+
+    id: str = Field(max_length=300)
+    title: str = Field(max_length=1000)
+    source: str = Field(max_length=1000)
+
+
 class MessageCreate(BaseModel):
-    """A turn to append: the customer's, a model's finished reply (with its ``model``), or a human agent's."""
+    """A turn to append: the customer's, a model's finished reply (with its ``model`` and the ``sources`` it
+    was given), or a human agent's."""
 
     role: Literal["user", "assistant", "agent"]
     content: str = Field(min_length=1, max_length=100_000)
     model: str | None = Field(default=None, max_length=200)
+    sources: list[Source] | None = Field(default=None, max_length=20)
 
 
 class FeedbackIn(BaseModel):
@@ -76,6 +86,7 @@ class MessageOut(_Timestamped):
     role: Literal["user", "assistant", "agent"]
     content: str
     model: str | None
+    sources: list[Source] | None = None
     created_at: datetime
     feedback: FeedbackOut | None
 

@@ -44,6 +44,9 @@ class FineTuningJobRequest(Request):
     suffix: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
     metadata: dict[str, str] | None = None
+    knowledge: str | None = Field(
+        None, description="caretune extension: a knowledge base of this server to train with (and answer from)."
+    )
 
     def chosen_hyperparameters(self) -> Hyperparameters:
         """``method.supervised.hyperparameters`` if given, else the deprecated top-level ``hyperparameters``."""
@@ -78,6 +81,7 @@ class FineTuningJob(BaseModel):
     suffix: str | None = None
     estimated_finish: int | None = None
     metadata: dict[str, str] | None = None
+    knowledge: str | None = None
 
 
 class FineTuningJobList(BaseModel):

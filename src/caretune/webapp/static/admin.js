@@ -1,5 +1,6 @@
-// The admin page: fine-tuning jobs with a live loss chart, the served models, the uploaded files, and the
-// feedback export, all read from the same /v1 routes an OpenAI client uses.
+// The admin page: fine-tuning jobs with a live loss chart, the served models, the knowledge bases and the
+// passages answers use most, the uploaded files, and the feedback export, all read from the same /v1 routes
+// an OpenAI client uses.
 
 import { api, apiText } from "./api.js";
 import { connect, keyButton } from "./auth.js";
@@ -13,6 +14,11 @@ const state = { job: null, jobsShown: "" };
 
 function cell(content) {
   return el("td", {}, content);
+}
+
+/** Table rows, or one row that says why there are none. */
+function rowsOr(rows, columns, empty) {
+  return rows.length ? rows : [el("tr", {}, el("td", { colspan: String(columns), text: empty }))];
 }
 
 function statusText(job) {
@@ -33,7 +39,7 @@ async function refreshJobs() {
   if (shown === state.jobsShown) return;
   state.jobsShown = shown;
   const rows = data.map(jobRow);
-  byId("jobs").tBodies[0].replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "5", text: "No fine-tuning jobs yet." }))]));
+  byId("jobs").tBodies[0].replaceChildren(...rowsOr(rows, 5, "No fine-tuning jobs yet."));
 }
 
 /** Every metrics event of a job, oldest first (the API pages newest first). */
@@ -80,7 +86,28 @@ function size(bytes) {
 async function refreshFiles() {
   const { data } = await api("/v1/files");
   const rows = data.map((f) => el("tr", {}, cell(f.filename), cell(f.purpose), cell(size(f.bytes)), cell(when(f.created_at)), cell(el("code", { text: f.id }))));
-  byId("files").tBodies[0].replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "5", text: "No files uploaded yet." }))]));
+  byId("files").tBodies[0].replaceChildren(...rowsOr(rows, 5, "No files uploaded yet."));
+}
+
+async function refreshKnowledge() {
+  const [{ data: bases }, { data: uses }] = await Promise.all([api("/v1/knowledge"), api("/v1/knowledge/uses")]);
+  const rows = bases.map((b) => el("tr", {}, cell(b.id), cell(String(b.documents)), cell(String(b.chunks))));
+  byId("knowledge").tBodies[0].replaceChildren(...rowsOr(rows, 3, "No knowledge bases yet (caretune knowledge add, or POST /v1/knowledge)."));
+  const picker = byId("knowledge-base");
+  picker.replaceChildren(...bases.map((b) => el("option", { value: b.id, text: b.id })));
+  byId("knowledge-upload").hidden = !bases.length;
+  const used = uses.map((u) => el("tr", {}, cell(u.title), cell(u.source), cell(String(u.uses))));
+  byId("passage-uses").tBodies[0].replaceChildren(...rowsOr(used, 3, "No answer has used a passage yet."));
+}
+
+async function uploadKnowledge(event) {
+  event.preventDefault();
+  const file = byId("knowledge-file").files[0];
+  const body = new FormData();
+  body.append("file", file);
+  const result = await api(`/v1/knowledge/${encodeURIComponent(byId("knowledge-base").value)}/documents`, { method: "POST", body });
+  byId("knowledge-status").textContent = result.unchanged.length ? `${file.name} is unchanged.` : `${file.name}: ${result.chunks} chunks indexed.`;
+  await refreshKnowledge();
 }
 
 /** Save the export through the browser: fetched with the API key, so a plain link would not do. */
@@ -105,11 +132,12 @@ function fail(err) {
 
 async function load() {
   await connect();
-  await Promise.all([refreshJobs().then(drawJob), refreshModels(), refreshFiles()]);
+  await Promise.all([refreshJobs().then(drawJob), refreshModels(), refreshKnowledge(), refreshFiles()]);
 }
 
 async function start() {
   byId("export").addEventListener("click", () => downloadExport().catch(fail));
+  byId("knowledge-upload").addEventListener("submit", (event) => uploadKnowledge(event).catch(fail));
   keyButton(byId("key-button"), () => load().catch(fail));
   await load();
   setInterval(() => poll().catch(fail), POLL_MS);

@@ -41,13 +41,14 @@ async function errorOf(response) {
 }
 
 async function send(path, { method = "GET", body, signal } = {}) {
+  const form = body instanceof FormData;  // an upload: the browser sets its multipart content type
   let response;
   try {
     response = await fetch(path, {
       method,
       signal,
-      headers: headers(body !== undefined),
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: headers(body !== undefined && !form),
+      body: body === undefined || form ? body : JSON.stringify(body),
     });
   } catch (err) {
     if (err.name === "AbortError") throw err;
@@ -88,13 +89,16 @@ async function* serverSentData(response) {
   }
 }
 
-/** The reply of `model` to `messages`, yielded piece by piece as the server streams it. */
-export async function* streamChat(model, messages, signal) {
+/** The reply of `model` to `messages`, yielded piece by piece as the server streams it; the server keeps
+ * the conversation within the model's context. `onContext` gets the answer's sources (caretune's `context`
+ * extension of the first chunk), when the model answers from a knowledge base. */
+export async function* streamChat(model, messages, { signal, onContext = () => {} } = {}) {
   const body = { model, messages, stream: true, max_tokens: MAX_REPLY_TOKENS };
   const response = await send("/v1/chat/completions", { method: "POST", body, signal });
   for await (const chunk of serverSentData(response)) {
     if (chunk.error) throw new ApiError(chunk.error.message, 500, chunk.error.code);
-    const piece = chunk.choices?.[0]?.delta?.content;
-    if (piece) yield piece;
+    const delta = chunk.choices?.[0]?.delta;
+    if (delta?.context) onContext(delta.context);
+    if (delta?.content) yield delta.content;
   }
 }

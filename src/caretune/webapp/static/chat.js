@@ -7,7 +7,7 @@ import { connect, keyButton } from "./auth.js";
 import { announce, byId, el, enterSends, showError } from "./dom.js";
 import { feedbackControls } from "./feedback.js";
 import { renderHistory } from "./history.js";
-import { bubble, compareRow, historyFor, renderThread } from "./thread.js";
+import { bubble, compareRow, historyFor, renderThread, sourcesLine } from "./thread.js";
 
 const POLL_MS = 2000;
 const WITH_AGENT = ["waiting", "answered"];
@@ -118,24 +118,17 @@ async function saveTurn(turn) {
 
 // ------------------------------------------------------------------ asking the bot
 
-/** The reply's pieces; when the thread outgrows the model's context, its oldest turns are left out. */
-async function* streamFitting(model, messages) {
-  for (let start = 0; ; start += 2) {
-    try {
-      yield* streamChat(model, messages.slice(start));
-      return;
-    } catch (err) {
-      if (err.code !== "context_length_exceeded" || messages.length - start <= 1) throw err;
-    }
-  }
-}
-
-/** Stream `model`'s reply into `view`; resolves to the full text. */
+/** Stream `model`'s reply into `view`; resolves to the full text and the sources it was given. */
 async function streamInto(view, model, messages) {
   const text = view.querySelector(".msg-text");
+  let sources = null;
+  const onContext = (context) => {
+    sources = (context.citations ?? []).map(({ id, title, source }) => ({ id, title, source }));
+    if (sources.length) view.append(sourcesLine(sources));
+  };
   view.classList.add("pending");
   try {
-    for await (const piece of streamFitting(model, messages)) {
+    for await (const piece of streamChat(model, messages, { onContext })) {
       view.classList.remove("pending");
       text.textContent += piece;
       thread.scrollTop = thread.scrollHeight;
@@ -144,7 +137,7 @@ async function streamInto(view, model, messages) {
     view.classList.remove("pending");
   }
   if (!text.textContent.trim()) throw new ApiError(`${model} returned an empty reply.`, 500);
-  return text.textContent;
+  return { text: text.textContent, sources };
 }
 
 function failLane(view, err) {
@@ -170,12 +163,12 @@ async function askBots(question) {
   await saveTurn({ role: "user", content: question });
   for (const [i, result] of results.entries()) {
     if (result.status === "rejected") failLane(views[i], result.reason);
-    else await keepReply(views[i], models[i], result.value);
+    else await keepReply(views[i], models[i], result.value.text, result.value.sources);
   }
 }
 
-async function keepReply(view, model, text) {
-  const saved = await saveTurn({ role: "assistant", content: text, model });
+async function keepReply(view, model, text, sources) {
+  const saved = await saveTurn({ role: "assistant", content: text, model, sources });
   view.append(feedbackControls(state.conversation.id, saved));
   announce(`Bot (${model}) replied: ${text}`);
 }

@@ -10,13 +10,21 @@ const CUSTOMER_VIEW = { user: "You", assistant: "Bot", agent: "Support agent" };
 export const AGENT_VIEW = { user: "Customer", assistant: "Bot", agent: "Agent" };
 
 /** One turn's bubble; its text goes in `.msg-text` (streamed into by the chat page). */
-export function bubble(role, text, { model = null, speakers = CUSTOMER_VIEW } = {}) {
-  return el(
+export function bubble(role, text, { model = null, speakers = CUSTOMER_VIEW, sources = null } = {}) {
+  const view = el(
     "article",
     { class: `msg msg-${role}` },
     el("p", { class: "msg-meta", text: model ? `${speakers[role]} · ${model}` : speakers[role] }),
     el("div", { class: "msg-text", text }),
   );
+  if (sources?.length) view.append(sourcesLine(sources));
+  return view;
+}
+
+/** Where a reply's facts came from: the titles of the knowledge passages it was given (as text). */
+export function sourcesLine(sources) {
+  const titles = [...new Set(sources.map((s) => s.title))];
+  return el("p", { class: "msg-sources", text: `From: ${titles.join(" · ")}` });
 }
 
 /** Replies to the same question by two models, in columns (stacked on a phone). */
@@ -26,7 +34,7 @@ export function compareRow(bubbles) {
 
 /** A stored turn, with feedback controls when it is a bot reply and `withFeedback` is set. */
 export function messageView(conversation, message, { speakers = CUSTOMER_VIEW, withFeedback = true } = {}) {
-  const view = bubble(message.role, message.content, { model: message.model, speakers });
+  const view = bubble(message.role, message.content, { model: message.model, speakers, sources: message.sources });
   if (message.role === "assistant" && withFeedback) view.append(feedbackControls(conversation.id, message));
   return view;
 }

