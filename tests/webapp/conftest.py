@@ -27,6 +27,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 GEMMA, LLAMA = "tiny-gemma", "tiny-llama"
+KNOWLEDGE_BASE = "acme"  # the tiny Gemma answers from it
 # Screenshots go to a temporary folder, so a test run leaves the checkout clean; set
 # CARETUNE_SCREENSHOTS=docs/screenshots to refresh the README's pictures.
 SCREENSHOTS_ENV = "CARETUNE_SCREENSHOTS"
@@ -34,20 +35,28 @@ SCREENSHOTS_ENV = "CARETUNE_SCREENSHOTS"
 
 @pytest.fixture(scope="session")
 def webapp_settings(tiny_gemma_dir: Path, tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """Two tiny models (so compare mode has two), auth on (so the page must ask for a key), no job worker.
+    """Two tiny models (so compare mode has two; the Gemma answers from a knowledge base), auth on (so the
+    page must ask for a key), no job worker.
 
     The tiny Llama comes first, so it is the page's default model: it generates faster than the tiny Gemma
     with the transformers engine, and most tests only need some streamed reply.
     """
+    from caretune.knowledge import KnowledgeBase
     from caretune.server.settings import ServerSettings
+    from tests.knowledge.test_knowledge import POLICIES
 
-    return ServerSettings(
+    settings = ServerSettings(
         port=free_port(),
         data_dir=tmp_path_factory.mktemp("webapp_server"),
         models=[f"{LLAMA}={tiny_llama_dir}", f"{GEMMA}={tiny_gemma_dir}"],
+        knowledge=[f"{GEMMA}={KNOWLEDGE_BASE}"],
         engine="transformers",
         run_worker=False,
     )
+    docs = tmp_path_factory.mktemp("webapp_docs") / "policies.md"
+    docs.write_text(POLICIES, encoding="utf-8")
+    KnowledgeBase(settings.knowledge_dir / KNOWLEDGE_BASE, create=True).add([docs])
+    return settings
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -191,7 +192,10 @@ class KnowledgeBase:
 
     def lexical(self, query: str, limit: int) -> list[tuple[int, float]]:
         """(chunk id, BM25 score; higher is better) of the best lexical matches, best first."""
-        terms = ['"' + t.replace('"', "") + '"' for t in query.split() if any(ch.isalnum() for ch in t)]
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # loaded with the embedder anyway
+
+        # Words such as "can" or "my" would make BM25 rank whatever policy says them; FTS5 has no stop list.
+        terms = [f'"{w}"' for w in re.findall(r"\w+", query.lower()) if w not in ENGLISH_STOP_WORDS]
         if not terms:
             return []
         with self._connect() as db:

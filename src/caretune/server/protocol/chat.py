@@ -81,7 +81,7 @@ class Citation(BaseModel):
 
 class AnswerContext(BaseModel):
     """caretune's extension of an assistant message (OpenAI clients ignore it): the passages the answer was
-    given, in the ``context.citations`` shape of Azure OpenAI's "on your data" answers. None without
+    given, in the ``context.citations`` shape of Azure OpenAI's "on your data" answers. Left out without
     knowledge, so a plain model's response is exactly OpenAI's."""
 
     citations: list[Citation] = Field(default_factory=list)
@@ -96,7 +96,7 @@ class AnswerContext(BaseModel):
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str | None = None
-    context: AnswerContext | None = None
+    context: AnswerContext | None = Field(None, exclude_if=lambda v: v is None)
 
 
 class ChatChoice(BaseModel):
@@ -115,7 +115,7 @@ class ChatCompletionResponse(CompletionObject):
 class DeltaMessage(BaseModel):
     role: Literal["assistant"] | None = None
     content: str | None = None
-    context: AnswerContext | None = None  # on a choice's first chunk
+    context: AnswerContext | None = Field(None, exclude_if=lambda v: v is None)  # on a choice's first chunk
 
 
 class ChatChunkChoice(BaseModel):

@@ -106,7 +106,8 @@ async function uploadKnowledge(event) {
   const body = new FormData();
   body.append("file", file);
   const result = await api(`/v1/knowledge/${encodeURIComponent(byId("knowledge-base").value)}/documents`, { method: "POST", body });
-  byId("knowledge-status").textContent = result.unchanged.length ? `${file.name} is unchanged.` : `${file.name}: ${result.chunks} chunks indexed.`;
+  const chunks = `${result.chunks} chunk${result.chunks === 1 ? "" : "s"}`;
+  byId("knowledge-status").textContent = result.unchanged.length ? `${file.name} is unchanged.` : `${file.name}: ${chunks} indexed.`;
   await refreshKnowledge();
 }
 

@@ -1,0 +1,52 @@
+"""The one answering path: instructions, passages and the history that fits become the prompt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from caretune.answering import prepare_answer
+from caretune.knowledge import KnowledgeBase
+from caretune.runs.info import KnowledgeSettings
+from tests.knowledge.test_knowledge import POLICIES
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeSettings:
+    folder = tmp_path_factory.mktemp("answer_kb")
+    (folder / "policies.md").write_text(POLICIES, encoding="utf-8")
+    KnowledgeBase(folder / "kb", create=True).add([folder / "policies.md"])
+    return KnowledgeSettings(path=str(folder / "kb"), passages=2)
+
+
+def test_the_runs_instructions_lead_and_a_requests_own_replace_them(hf_llama_run_engine) -> None:
+    engine = hf_llama_run_engine
+    question = [{"role": "user", "content": "hello"}]
+    assert prepare_answer(engine, question).prompt == engine.render_chat(
+        [{"role": "system", "content": engine.system_prompt}, *question]
+    )
+    own = [{"role": "system", "content": "Be brief."}, *question]
+    assert prepare_answer(engine, own).prompt == engine.render_chat(own)
+
+
+def test_passages_join_the_system_message(hf_llama_run_engine, kb: KnowledgeSettings) -> None:
+    answer = prepare_answer(hf_llama_run_engine, [{"role": "user", "content": "do gift cards expire?"}], kb)
+    assert answer.passages[0].title == "Gift cards" and len(answer.passages) == 2
+    system = answer.prompt.split("\n\nCustomer:")[0]
+    assert system.startswith(hf_llama_run_engine.system_prompt) and "- Gift cards: Gift cards never expire." in system
+
+
+def test_old_turns_are_dropped_until_the_reply_fits(hf_llama_run_engine) -> None:
+    """The tiny model's context is 512 tokens; the oldest exchanges go first and the customer speaks first."""
+    engine = hf_llama_run_engine
+    turns = []
+    for i in range(30):
+        turns += [{"role": "user", "content": f"question {i} about my order"}, {"role": "assistant", "content": "ok " * 8}]
+    turns.append({"role": "user", "content": "and now?"})
+    answer = prepare_answer(engine, turns, reply_tokens=64)
+    assert answer.dropped_turns > 0 and answer.dropped_turns % 2 == 0
+    assert answer.prompt_tokens + 64 <= engine.context_length
+    kept = turns[answer.dropped_turns:]
+    assert answer.prompt == engine.render_chat([{"role": "system", "content": engine.system_prompt}, *kept])
+    assert prepare_answer(engine, turns[-3:], reply_tokens=64).dropped_turns == 0

@@ -1,0 +1,60 @@
+"""``caretune train --knowledge``: each agent turn trained with its passages, as serving will lay them out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from caretune.data.read_jsonl import numbered_examples
+from caretune.knowledge import KnowledgeBase
+from caretune.runs.info import KnowledgeSettings
+from caretune.training import RunInfo, TrainConfig, train
+from caretune.training.grounding import grounded_examples
+from tests.knowledge.test_knowledge import POLICIES
+
+
+def _kb(tmp_path: Path, train_file: Path) -> Path:
+    (tmp_path / "policies.md").write_text(POLICIES, encoding="utf-8")
+    KnowledgeBase(tmp_path / "kb", create=True).add([tmp_path / "policies.md", train_file])
+    return tmp_path / "kb"
+
+
+def test_each_trained_turn_gets_its_passages(chat_data_dir: Path, tmp_path: Path) -> None:
+    train_file = chat_data_dir / "train.jsonl"
+    kb = _kb(tmp_path, train_file)
+    numbered = numbered_examples(train_file)
+    grounded = grounded_examples(numbered, train_file, KnowledgeSettings(path=str(kb), passages=3))
+    assert len(grounded) == sum(m.role == "assistant" for _, e in numbered for m in e.messages)
+    for example in grounded:
+        weights = [m.weight for m in example.messages if m.role == "assistant"]
+        assert weights[-1] == 1 and all(w == 0 for w in weights[:-1])  # one trained turn, earlier ones context
+        assert example.messages[0].content.startswith("You are a customer support agent for Acme.\n\n")
+        assert example.messages[0].content.count("\n- ") == 3
+
+
+def test_a_conversation_is_never_shown_its_own_answer(tmp_path: Path) -> None:
+    from tests.conftest import write_jsonl
+
+    pairs = [("my tent pole snapped", "Poles have a 2-year warranty."), ("my stove leaks gas", "Stop using it now."),
+             ("my boots squeak", "Try the care kit.")]
+    rows = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]} for q, a in pairs]
+    train_file = write_jsonl(tmp_path / "train.jsonl", rows)
+    KnowledgeBase(tmp_path / "kb", create=True).add([train_file])
+    grounded = grounded_examples(numbered_examples(train_file), train_file, KnowledgeSettings(path=str(tmp_path / "kb")))
+    for (question, answer), example in zip(pairs, grounded):
+        system = example.messages[0].content
+        assert answer not in system and system.count("\n- ") == 2  # the two other conversations only
+
+
+def test_a_run_trained_with_knowledge_answers_from_it(chat_data_dir: Path, tiny_llama_dir: Path, tmp_path: Path) -> None:
+    from caretune.answering import prepare_answer
+    from caretune.engines import load_engine
+
+    kb = _kb(tmp_path, chat_data_dir / "train.jsonl")
+    run = train(TrainConfig(data=chat_data_dir, out=tmp_path / "run", base=str(tiny_llama_dir), knowledge=kb,
+                            passages=2, max_steps=2, batch_size=2, max_seq_len=512))
+    info = RunInfo.load(run)
+    assert info.knowledge == KnowledgeSettings(path=str(kb.resolve()), passages=2)
+    assert info.system_prompt == "You are a customer support agent for Acme."  # the instructions, no passages
+    engine = load_engine(run, engine="transformers")
+    answer = prepare_answer(engine, [{"role": "user", "content": "do gift cards expire?"}], engine.prompting.knowledge)
+    assert len(answer.passages) == 2 and "Gift cards never expire" in answer.prompt
