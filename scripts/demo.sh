@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's main command: set up (if needed), then run caretune end to end on the built-in demo data:
-# prepare -> validate -> fine-tune Gemma 3 270M -> base vs fine-tune side by side -> serve API + chat app.
+# prepare -> validate -> knowledge base -> fine-tune Gemma 3 270M to answer from it -> base vs fine-tune side
+# by side -> serve API + chat app.
 # Safe to run twice: a finished fine-tune is reused (delete runs/demo to train again).
 # Knobs: CARETUNE_DEMO_STEPS (training steps, default 40), CARETUNE_DEMO_SERVE=0 (stop before serving),
 #        CARETUNE_DEMO_PORT (default 8000).
@@ -11,26 +12,30 @@ bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
 demo_csv="$(python -c 'from caretune.data.demo import demo_csv_path; print(demo_csv_path())')"
-echo "== 1/5 prepare: $demo_csv"
+demo_policies="$(python -c 'from caretune.data.demo import demo_knowledge_dir; print(demo_knowledge_dir())')"
+echo "== 1/6 prepare: $demo_csv"
 caretune prepare "$demo_csv" --out demo-out/data
 
-echo "== 2/5 validate"
+echo "== 2/6 validate"
 caretune validate demo-out/data/train.jsonl
 
-echo "== 3/5 fine-tune gemma-3-270m (LoRA) -> runs/demo"
+echo "== 3/6 knowledge base: the shop's policies and its past conversations -> demo-out/knowledge"
+caretune knowledge add demo-out/knowledge "$demo_policies" demo-out/data/train.jsonl
+
+echo "== 4/6 fine-tune gemma-3-270m (LoRA) to answer from the knowledge base -> runs/demo"
 if python -c 'import json,sys; sys.exit(json.load(open("runs/demo/run.json"))["status"] != "succeeded")' 2>/dev/null; then
   echo "runs/demo already finished; reusing it"
 else
   resume=(); [ -d runs/demo/checkpoints ] && resume=(--resume)
-  caretune train --data demo-out/data --out runs/demo --base gemma-3-270m \
-    --max-steps "${CARETUNE_DEMO_STEPS:-40}" --batch-size 4 --max-seq-len 256 "${resume[@]}"
+  caretune train --data demo-out/data --out runs/demo --base gemma-3-270m --knowledge demo-out/knowledge \
+    --max-steps "${CARETUNE_DEMO_STEPS:-40}" --batch-size 4 --max-seq-len 512 "${resume[@]}"
 fi
 
-echo "== 4/5 the base model and the fine-tune, side by side"
+echo "== 5/6 the base model and the fine-tune, side by side"
 caretune ask --model gemma-3-270m --model runs/demo
 
 if [ "${CARETUNE_DEMO_SERVE:-1}" = 1 ]; then
   port="${CARETUNE_DEMO_PORT:-8000}"
-  echo "== 5/5 serving the API and the chat app on http://127.0.0.1:$port (Ctrl-C to stop)"
+  echo "== 6/6 serving the API and the chat app on http://127.0.0.1:$port (Ctrl-C to stop)"
   exec caretune serve --host 127.0.0.1 --port "$port" --no-auth --model gemma-3-270m --model runs/demo
 fi

@@ -14,7 +14,7 @@ from tests.conftest import write_jsonl
 
 RUNNER = CliRunner()
 ALL_REFERENCE_METRICS = {
-    "perplexity", "token_accuracy", "bleu", "chrf", "rouge_l", "semantic_similarity",
+    "perplexity", "token_accuracy", "bleu", "bleu2", "chrf", "rouge_l", "semantic_similarity", "embedding_average",
     "reply_words", "clean_stop_rate", "repetition", "placeholder_rate", "customer_side_rate", "latency_s",
 }
 
@@ -60,7 +60,8 @@ def test_eval_writes_every_report_file(report_dir: Path) -> None:
     # The model against each baseline, per turn: retrieval answers these turns exactly, the random model cannot.
     against_retrieval = {d.metric: d for d in report.paired if d.against == "retrieval"}
     assert {(d.against, d.metric) for d in report.paired} == {
-        (b, m) for b in ("few-shot " + model.name, "retrieval") for m in ("semantic_similarity", "rouge_l")}
+        (b, m) for b in ("few-shot " + model.name, "retrieval")
+        for m in ("semantic_similarity", "rouge_l", "embedding_average")}
     assert against_retrieval["rouge_l"].high < 0 and against_retrieval["rouge_l"].worse == 6
 
     html = (report_dir / "report.html").read_text(encoding="utf-8")

@@ -17,11 +17,12 @@ _PLACEHOLDER = re.compile(r"<(?:user|url|email|phone|number|name|card|account|ha
 _CUSTOMER_SIDE = re.compile(r"(?:^|\n)\s*(?:customer|user|client|human)\s*:", re.I)
 
 
-def corpus_bleu(replies: list[str], references: list[str]) -> float:
-    """Corpus BLEU (0-100), the standard sacrebleu setting, so it compares with published figures."""
+def corpus_bleu(replies: list[str], references: list[str], max_order: int = 4) -> float:
+    """Corpus BLEU (0-100), the standard sacrebleu setting, so it compares with published figures;
+    ``max_order=2`` is the BLEU Hardalov et al. (2018) report on Twitter customer support."""
     import sacrebleu
 
-    return float(sacrebleu.corpus_bleu(replies, [references]).score)
+    return float(sacrebleu.metrics.BLEU(max_ngram_order=max_order).corpus_score(replies, [references]).score)
 
 
 def corpus_chrf(replies: list[str], references: list[str]) -> float:
@@ -65,3 +66,23 @@ def has_placeholder(text: str) -> bool:
 def has_customer_side(text: str) -> bool:
     """Whether the reply writes the customer's side (``Customer: ...``), i.e. the model kept the dialogue going."""
     return _CUSTOMER_SIDE.search(text) is not None
+
+
+# The details a support answer must never make up: prices, web addresses, street addresses.
+_DETAILS = re.compile(
+    r"\$\d[\d,]*(?:\.\d\d)?"  # $14.95
+    r"|\b(?:https?://)?(?:[\w-]+\.)+(?:com|example|org|net|co|io)(?:/[\w/.-]*)?"  # cairnline.example/track
+    r"|\b\d{1,5}(?: [A-Z][a-z]+){1,3} (?:St|Street|Ave|Avenue|Rd|Road|Blvd)\b"  # 1450 Larimer St
+)
+
+
+def states_facts(text: str, facts: list[str]) -> bool:
+    """Whether the reply states every fact (each a phrase, matched case-insensitively)."""
+    lowered = text.lower()
+    return all(fact.lower() in lowered for fact in facts)
+
+
+def invented_details(text: str, truth: str) -> list[str]:
+    """The prices, web and street addresses of the reply that the company's own text (``truth``) never says."""
+    known = truth.lower()
+    return [d for d in (m.group(0).rstrip(".") for m in _DETAILS.finditer(text)) if d.lower() not in known]

@@ -14,6 +14,8 @@ import random
 import re
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from caretune.errors import InputError
 
 TEXT_COLUMNS = ("text", "question", "message", "content", "query", "prompt")
@@ -52,16 +54,19 @@ def _jsonl_text(row: object, column: str | None, path: Path, line: int) -> str:
     raise InputError("expected a string or an object per line", path, line)
 
 
-def _jsonl_texts(path: Path, column: str | None) -> list[str]:
-    texts = []
+def _jsonl_rows(path: Path, column: str | None) -> list[Question]:
+    """Each line's question, with the facts a correct answer states and the policy behind them, if given."""
+    rows = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if line.strip():
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError(f"not JSON: {exc}", path, number) from exc
-            texts.append(_jsonl_text(row, column, path, number))
-    return texts
+            text = _jsonl_text(row, column, path, number)
+            known = row if isinstance(row, dict) else {}
+            rows.append(Question(text=text, facts=known.get("facts"), truth=known.get("policy")))
+    return rows
 
 
 def prepare_texts(texts: list[str]) -> list[str]:
@@ -76,14 +81,31 @@ def prepare_texts(texts: list[str]) -> list[str]:
     return frame.select(cleaned).to_series().to_list()
 
 
-def load_questions(path: Path, column: str | None = None, limit: int | None = None, seed: int = 0) -> list[str]:
+class Question(BaseModel):
+    """A customer message, and (a fact-checking set) the facts a correct answer states and their policy."""
+
+    text: str
+    facts: list[str] | None = None
+    truth: str | None = None
+
+
+def load_question_rows(path: Path, column: str | None = None, limit: int | None = None, seed: int = 0) -> list[Question]:
     """The customer messages of a file (prepared like training data, blanks dropped), optionally a sample."""
     if not path.is_file():
         raise InputError("file not found", path)
-    texts = _jsonl_texts(path, column) if path.suffix in {".jsonl", ".json"} else _csv_texts(path, column)
-    questions = [t for t in prepare_texts(texts) if re.search(r"[^\W\d_]", _PLACEHOLDERS.sub("", t))]
+    if path.suffix in {".jsonl", ".json"}:
+        rows = _jsonl_rows(path, column)
+    else:
+        rows = [Question(text=t) for t in _csv_texts(path, column)]
+    prepared = [r.model_copy(update={"text": t}) for r, t in zip(rows, prepare_texts([r.text for r in rows]))]
+    questions = [q for q in prepared if re.search(r"[^\W\d_]", _PLACEHOLDERS.sub("", q.text))]
     if not questions:
         raise InputError("no customer messages found", path)
     if limit is not None and limit < len(questions):
         questions = [questions[i] for i in sorted(random.Random(seed).sample(range(len(questions)), limit))]
     return questions
+
+
+def load_questions(path: Path, column: str | None = None, limit: int | None = None, seed: int = 0) -> list[str]:
+    """The customer messages alone."""
+    return [q.text for q in load_question_rows(path, column, limit, seed)]

@@ -21,21 +21,29 @@ from caretune.evaluation.fewshot import pick_examples
 from caretune.evaluation.hf_model import base_of, display_name, load_causal_lm
 from caretune.evaluation.likelihood import score_turns
 from caretune.evaluation.outcomes import Outcome, load_outcomes, outcome_key
-from caretune.evaluation.questions import load_questions
+from caretune.evaluation.questions import load_question_rows
 from caretune.evaluation.responders import RetrievalResponder, few_shot_responder, model_responder
 from caretune.evaluation.retrieval import RetrievalIndex
 from caretune.evaluation.schema import EvalReport, EvalSettings, Metrics, Mode, Sample, SystemResult
 from caretune.evaluation.paired import PairedDiff, paired_diff
-from caretune.evaluation.scoring import by_brand, reference_free_metrics, reference_metrics, rouge_per_turn
+from caretune.evaluation.scoring import (
+    by_brand,
+    fact_checks,
+    reference_free_metrics,
+    reference_metrics,
+    rouge_per_turn,
+)
 from caretune.evaluation.turns import Turn, load_turns
 
 
 def _workload(config: EvalConfig) -> list[Turn]:
     """The turns to answer: held-out agent turns, or customer questions as one-message histories."""
     if config.questions is not None:
-        texts = load_questions(config.questions, config.text_column, config.limit, config.seed)
+        rows = load_question_rows(config.questions, config.text_column, config.limit, config.seed)
         system = [{"role": "system", "content": config.system}] if config.system else []
-        return [Turn(history=[*system, {"role": "user", "content": q}]) for q in texts]
+        return [
+            Turn(history=[*system, {"role": "user", "content": q.text}], facts=q.facts, truth=q.truth) for q in rows
+        ]
     if config.data is None:
         raise InputError("pass --data (held-out conversations) or --questions (customer messages)")
     return load_turns(config.data, config.limit, config.seed)
@@ -123,21 +131,28 @@ def _per_turn(outcome: Outcome, turns: list[Turn], mode: Mode) -> PerTurn:
     """The per-turn scores behind the means (embedded once per system), for aggregates and paired tests."""
     texts = [r.text for r in outcome.replies]
     if mode == "questions":
-        return {"on_topic": get_embedder().pair_similarity([t.history[-1]["content"] for t in turns], texts)}
+        scores = {"on_topic": get_embedder().pair_similarity([t.history[-1]["content"] for t in turns], texts)}
+        return scores | fact_checks(texts, turns)
     refs = [t.reference or "" for t in turns]
-    return {"semantic_similarity": get_embedder().pair_similarity(texts, refs), "rouge_l": rouge_per_turn(texts, refs)}
+    embedder = get_embedder()
+    return {
+        "semantic_similarity": embedder.pair_similarity(texts, refs),
+        "rouge_l": rouge_per_turn(texts, refs),
+        "embedding_average": embedder.embedding_average(texts, refs),
+    }
 
 
 def _reference_aggregate(outcome: Outcome, turns: list[Turn], scores: PerTurn) -> Aggregate:
     """Metrics of any subset of turns against the real replies."""
     refs = [t.reference or "" for t in turns]
-    sims, rouge = scores["semantic_similarity"], scores["rouge_l"]
+    sims, rouge, average = scores["semantic_similarity"], scores["rouge_l"], scores["embedding_average"]
 
     def aggregate(idx: list[int]) -> Metrics:
         stats = [outcome.stats[i] for i in idx] if outcome.stats is not None else None
         replies = [outcome.replies[i] for i in idx]
         return reference_metrics(
-            replies, [refs[i] for i in idx], [sims[i] for i in idx], [rouge[i] for i in idx], stats
+            replies, [refs[i] for i in idx], [sims[i] for i in idx], [rouge[i] for i in idx], stats,
+            [average[i] for i in idx],
         )
 
     return aggregate
@@ -145,8 +160,11 @@ def _reference_aggregate(outcome: Outcome, turns: list[Turn], scores: PerTurn) -
 
 def _questions_aggregate(outcome: Outcome, turns: list[Turn], scores: PerTurn) -> Aggregate:
     """Reference-free metrics of any subset of questions (on-topic = question-reply similarity)."""
-    sims = scores["on_topic"]
-    return lambda idx: reference_free_metrics([outcome.replies[i] for i in idx], [sims[i] for i in idx])
+    def aggregate(idx: list[int]) -> Metrics:
+        picked = {name: [values[i] for i in idx] for name, values in scores.items()}
+        return reference_free_metrics([outcome.replies[i] for i in idx], picked.pop("on_topic"), picked)
+
+    return aggregate
 
 
 def _score(outcome: Outcome, turns: list[Turn], mode: Mode, scores: PerTurn) -> SystemResult:

@@ -15,6 +15,7 @@ from caretune.evaluation import metrics as m
 from caretune.evaluation.likelihood import TokenStats
 from caretune.evaluation.responders import Reply
 from caretune.evaluation.schema import Metrics
+from caretune.evaluation.turns import Turn
 
 
 def _behaviour(replies: list[Reply]) -> Metrics:
@@ -36,19 +37,23 @@ def reference_metrics(
     similarities: list[float],
     rouge: list[float],
     stats: list[TokenStats] | None,
+    embedding_average: list[float] | None = None,
 ) -> Metrics:
     """Every reference metric for aligned lists: the per-turn scores (``similarities``, ``rouge`` from
-    ``rouge_per_turn``) are computed once per system and averaged here over any subset of turns; ``stats``
-    is None for systems without a likelihood."""
+    ``rouge_per_turn``, ``embedding_average``) are computed once per system and averaged here over any
+    subset of turns; ``stats`` is None for systems without a likelihood."""
     texts = [r.text for r in replies]
     total = sum(stats, TokenStats()) if stats is not None else TokenStats()
+    averaged = {"embedding_average": fmean(embedding_average)} if embedding_average is not None else {}
     return {
         "perplexity": total.perplexity,
         "token_accuracy": total.token_accuracy,
         "bleu": m.corpus_bleu(texts, references),
+        "bleu2": m.corpus_bleu(texts, references, max_order=2),
         "chrf": m.corpus_chrf(texts, references),
         "rouge_l": fmean(rouge),
         "semantic_similarity": fmean(similarities),
+        **averaged,
         **_behaviour(replies),
     }
 
@@ -58,9 +63,26 @@ def rouge_per_turn(texts: list[str], references: list[str]) -> list[float]:
     return [m.rouge_l(t, ref) for t, ref in zip(texts, references)]
 
 
-def reference_free_metrics(replies: list[Reply], on_topic: list[float]) -> Metrics:
-    """The checks that need no real answer: on-topic, stops, length, loops, leaks, latency."""
-    return {"on_topic": fmean(on_topic), **_behaviour(replies)}
+def reference_free_metrics(
+    replies: list[Reply], on_topic: list[float], checks: dict[str, list[float]] | None = None
+) -> Metrics:
+    """The checks that need no real answer: on-topic, the per-turn ``checks`` (fact accuracy and invented
+    details, where the questions come with facts) averaged, stops, length, loops, leaks, latency."""
+    averaged = {name: fmean(values) for name, values in (checks or {}).items()}
+    return {"on_topic": fmean(on_topic), **averaged, **_behaviour(replies)}
+
+
+def fact_checks(texts: list[str], turns: list[Turn]) -> dict[str, list[float]]:
+    """Per reply: whether it states every key fact of its question, and whether it invents a price, URL or
+    street address that the company's policies (every question's ``truth``) never state. Empty when the
+    questions come without facts."""
+    if not any(t.facts for t in turns):
+        return {}
+    truth = "\n".join({t.truth or "" for t in turns} | {f for t in turns for f in t.facts or []})
+    return {
+        "fact_accuracy": [float(m.states_facts(x, t.facts or [])) for x, t in zip(texts, turns)],
+        "invented_rate": [float(bool(m.invented_details(x, truth))) for x in texts],
+    }
 
 
 def by_brand(brands: list[str | None], aggregate: Callable[[list[int]], Metrics]) -> dict[str, Metrics]:

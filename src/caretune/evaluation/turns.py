@@ -23,6 +23,8 @@ class Turn(BaseModel):
     history: list[dict]
     reference: str | None = None
     brand: str | None = None
+    facts: list[str] | None = None  # what a correct answer states (a question with known facts)
+    truth: str | None = None  # the policy behind them: what an answer's details may come from
 
 
 def read_chat_examples(path: Path) -> list[ChatExample]:

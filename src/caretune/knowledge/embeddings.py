@@ -33,6 +33,25 @@ class Embedder:
             texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress
         )
 
+    def embedding_average(self, a: list[str], b: list[str]) -> list[float]:
+        """Cosine of the mean word embeddings of ``a[i]`` and ``b[i]`` (the "embedding average" of Liu et al.
+        2016, here over MiniLM's own input embeddings); an empty text scores 0."""
+        import torch
+
+        model = self._model[0].auto_model
+        table = model.get_input_embeddings().weight.detach()
+        tokenizer = self._model.tokenizer
+
+        def mean(text: str) -> torch.Tensor | None:
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            return table[ids].mean(dim=0) if ids else None
+
+        scores = []
+        for x, y in zip(a, b):
+            vx, vy = mean(x), mean(y)
+            scores.append(0.0 if vx is None or vy is None else float(torch.cosine_similarity(vx, vy, dim=0)))
+        return scores
+
     def pair_similarity(self, a: list[str], b: list[str]) -> list[float]:
         """Cosine similarity of ``a[i]`` and ``b[i]`` for each i (an empty text scores 0)."""
         va, vb = self.encode(a), self.encode(b)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel
 
 from caretune.knowledge.documents import Kind
@@ -36,14 +37,19 @@ class Passage(BaseModel):
 
 
 def search(
-    kb: KnowledgeBase, query: str, k: int = 3, mode: Mode = "hybrid", exclude_origins: frozenset[str] = frozenset()
+    kb: KnowledgeBase,
+    query: str,
+    k: int = 3,
+    mode: Mode = "hybrid",
+    exclude_origins: frozenset[str] = frozenset(),
+    vector: np.ndarray | None = None,
 ) -> list[Passage]:
     """The ``k`` best passages for ``query``; chunks whose origin is excluded (the example being trained on)
-    never come back."""
+    never come back. ``vector`` is the query's embedding when the caller embedded many queries at once."""
     if not query.strip() or k <= 0:
         return []
     lexical = dict(kb.lexical(query, CANDIDATES)) if mode != "dense" else {}
-    dense = dict(kb.dense(_embed(query), CANDIDATES)) if mode != "lexical" else {}
+    dense = dict(kb.dense(_embed(query) if vector is None else vector, CANDIDATES)) if mode != "lexical" else {}
     fused: dict[int, float] = {}
     for ranked in (lexical, dense):
         for rank, chunk_id in enumerate(ranked):

@@ -13,7 +13,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from caretune.data.schema import ChatExample, ChatMessage
-from caretune.knowledge import grounded_system, open_knowledge, search, search_query
+from caretune.knowledge import Passage, grounded_system, open_knowledge, search, search_query
 from caretune.knowledge.documents import origin_of
 from caretune.runs.info import KnowledgeSettings
 
@@ -22,21 +22,31 @@ def grounded_examples(
     examples: list[tuple[int, ChatExample]], path: Path, knowledge: KnowledgeSettings
 ) -> list[ChatExample]:
     """Every trained agent turn of ``examples`` (lines of ``path``) with its passages in the system message."""
+    from caretune.knowledge.embeddings import get_embedder
+
     kb = open_knowledge(knowledge.path)
+    turns = [
+        (line, example, end)
+        for line, example in examples
+        for end, message in enumerate(example.messages)
+        if message.role == "assistant" and message.weight != 0
+    ]
+    queries = [search_query(_plain(example.messages[:end])) for _, example, end in turns]
+    vectors = get_embedder().encode(queries, progress=True)  # in batches: far faster than one by one
     grounded = []
-    for line, example in tqdm(examples, desc="retrieving passages", unit="example"):
+    for (line, example, end), query, vector in zip(tqdm(turns, desc="retrieving", unit="turn"), queries, vectors):
         excluded = frozenset({origin_of(path, line)})
-        for end, message in enumerate(example.messages):
-            if message.role != "assistant" or message.weight == 0:
-                continue
-            grounded.append(_turn_example(example, end, kb, knowledge.passages, excluded))
+        passages = search(kb, query, knowledge.passages, exclude_origins=excluded, vector=vector)
+        grounded.append(_turn_example(example, end, passages))
     return grounded
 
 
-def _turn_example(example: ChatExample, end: int, kb, k: int, excluded: frozenset[str]) -> ChatExample:
+def _plain(messages: list[ChatMessage]) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.content} for m in messages]
+
+
+def _turn_example(example: ChatExample, end: int, passages: list[Passage]) -> ChatExample:
     history = example.messages[:end]
-    plain = [{"role": m.role, "content": m.content} for m in history]
-    passages = search(kb, search_query(plain), k, exclude_origins=excluded)
     own = next((m.content for m in history if m.role == "system"), None)
     system = grounded_system(own, passages)
     turns = [m if m.role != "assistant" else m.model_copy(update={"weight": 0}) for m in history if m.role != "system"]

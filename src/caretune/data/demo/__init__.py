@@ -1,7 +1,9 @@
 """Built-in demo data: the support log of Cairnline Outfitters, an invented outdoor-gear shop.
 
 ``demo_csv_path()`` is a TWCS-shaped CSV to try the whole pipeline on (``caretune prepare`` it like a real
-log); ``POLICIES`` and ``demo_questions()`` say what a fine-tuned model should have learnt from it.
+log); ``demo_knowledge_dir()`` is the shop's policies as a Markdown knowledge base; ``POLICIES`` and
+``demo_questions()`` say what a fine-tuned model should have learnt from it, and ``demo_fact_questions_path()``
+holds held-out paraphrased questions with the facts a correct answer states (``caretune eval --questions``).
 """
 
 from __future__ import annotations
@@ -10,9 +12,22 @@ from pathlib import Path
 
 from caretune.data.demo.policies import COMPANY, POLICIES, DemoQuestion, Policy, demo_questions
 
-__all__ = ["COMPANY", "POLICIES", "DemoQuestion", "Policy", "demo_csv_path", "demo_questions"]
+__all__ = [
+    "COMPANY", "POLICIES", "DemoQuestion", "Policy", "demo_csv_path", "demo_fact_questions_path",
+    "demo_knowledge_dir", "demo_questions",
+]
 
 
 def demo_csv_path() -> Path:
     """The packaged demo support log (regenerate with ``python -m caretune.data.demo.generate``)."""
     return Path(__file__).with_name("demo_twcs.csv")
+
+
+def demo_knowledge_dir() -> Path:
+    """The shop's policies as Markdown, for ``caretune knowledge add``."""
+    return Path(__file__).with_name("knowledge")
+
+
+def demo_fact_questions_path() -> Path:
+    """30 questions, two per policy, worded unlike the training data and the README's demo questions."""
+    return Path(__file__).with_name("fact_questions.jsonl")
