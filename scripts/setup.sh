@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make (or reuse) the project's virtual environment and install caretune into it.
 # Safe to run twice: it reinstalls only when pyproject.toml changed since the last install.
-# Usage: scripts/setup.sh [EXTRA]   (EXTRA=dev also installs the test tools and Debian's Chromium)
+# Usage: scripts/setup.sh [EXTRA]   (EXTRA=dev also installs the test tools, Debian's Chromium, and the
+# openai 0.28.1 SDK and CLI in a venv of their own, .venv-openai028, for the classic GPT-3 recipe's tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extra="${1:-}"
@@ -53,4 +54,13 @@ if [ "$extra" = "dev" ] && [ ! -x /usr/bin/chromium ]; then
   echo "[setup] installing Debian's chromium for the browser tests"
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null;
   else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi
+fi
+
+# The classic GPT-3 recipe's tests run the real openai 0.28.1 SDK and its CLI (with pandas, which its
+# `openai tools fine_tunes.prepare_data` needs). It cannot share the main venv, whose openai is current.
+old_sdk="${CARETUNE_OPENAI028_VENV:-.venv-openai028}"
+if [ "$extra" = "dev" ] && [ ! -x "$old_sdk/bin/openai" ]; then
+  echo "[setup] installing openai 0.28.1 (SDK and CLI) in $old_sdk"
+  "$py" -m venv "$old_sdk"
+  "$old_sdk/bin/pip" install -q "openai[datalib]==0.28.1"
 fi

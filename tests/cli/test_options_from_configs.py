@@ -12,21 +12,22 @@ from caretune.evaluation.config import EvalConfig
 from caretune.server.settings import ServerSettings
 from caretune.training.config import TrainConfig
 
-# The options each command had before they were built from the models (and must keep).
+# The options each command had before they were built from the models (and must keep), and those added since.
 OPTIONS = {
     ("train",): (TrainConfig, [
         "--data", "--out", "--base", "--method", "--n-epochs", "--batch-size", "--learning-rate-multiplier",
         "--lora-r", "--lora-alpha", "--max-seq-len", "--seed", "--validation-file", "--max-eval-examples",
         "--knowledge", "--passages", "--resume", "--max-steps", "--eval-steps", "--save-steps", "--bf16",
+        "--prompt-loss-weight",
     ]),
     ("serve",): (ServerSettings, [
         "--host", "--port", "--database-url", "--data-dir", "--no-auth", "--max-loaded-models", "--max-upload-mb",
-        "--model", "--knowledge", "--engine", "--threads", "--max-queue",
+        "--model", "--knowledge", "--engine", "--threads", "--max-queue", "--alias", "--gpt3-aliases",
     ]),
     ("prepare",): (PrepareConfig, [
         "--out", "--input-format", "--format", "--system-prompt", "--brand", "--min-turns", "--max-turns",
         "--max-examples", "--valid-fraction", "--test-fraction", "--seed", "--keep-signatures", "--anonymize",
-        "--on-bad-rows", "--separator", "--stop", "--quiet",
+        "--on-bad-rows", "--separator", "--stop", "--quiet", "--columns",
     ]),
     ("eval",): (EvalConfig, [
         "--model", "--data", "--questions", "--out", "--train", "--base", "--limit", "--seed", "--engine",

@@ -23,14 +23,15 @@ THREAD = [
 def test_completion_format_one_example_per_agent_turn(tmp_path: Path) -> None:
     report, out = run_prepare(tmp_path, THREAD, format="completion")
     rows = read_jsonl(out / "train.jsonl")
-    system = "You are a customer support agent for Acme."
-    assert [(r["prompt"], r["completion"]) for r in rows] == [
-        (f"{system}\nCustomer: where is my order\nAgent:", " Which order number?\n"),
-        (
-            f"{system}\nCustomer: where is my order\nAgent: Which order number?\nCustomer: the red shoes\nAgent:",
-            " They ship today.\n",
-        ),
+    assert rows == [  # exactly the two keys of OpenAI's legacy format, and no system line unless asked
+        {"prompt": "Customer: where is my order\nAgent:", "completion": " Which order number?\n"},
+        {
+            "prompt": "Customer: where is my order\nAgent: Which order number?\nCustomer: the red shoes\nAgent:",
+            "completion": " They ship today.\n",
+        },
     ]
+    metadata = read_jsonl(out / "train.metadata.jsonl")  # line for line beside the examples
+    assert [m["window"] for m in metadata] == [0, 0] and {m["brand"] for m in metadata} == {"Acme"}
     assert report.completion == {"separator": "\nAgent:", "stop": "\nCustomer"}
     saved = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert saved["completion"] == {"separator": "\nAgent:", "stop": "\nCustomer"}

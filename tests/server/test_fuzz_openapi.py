@@ -37,7 +37,14 @@ def _operations(url: str) -> list:
 def test_no_input_gives_a_server_error(idle_server: tuple[str, str]) -> None:
     url, key = idle_server
     operations = _operations(url)
-    assert any(op.path == "/v1/chat/completions" for op in operations)
+    paths = {op.path for op in operations}
+    assert {
+        "/v1/chat/completions", "/v1/engines/{engine}/completions", "/v1/fine-tunes", "/v1/fine-tunes/{fine_tune_id}",
+        "/v1/fine-tunes/{fine_tune_id}/cancel", "/v1/fine-tunes/{fine_tune_id}/events",
+        "/v1/fine_tuning/jobs/{fine_tuning_job_id}/pause", "/v1/fine_tuning/jobs/{fine_tuning_job_id}/resume",
+        "/v1/uploads", "/v1/uploads/{upload_id}/parts", "/v1/uploads/{upload_id}/complete",
+        "/v1/uploads/{upload_id}/cancel",
+    } <= paths
     for operation in operations:
 
         @given(case=operation.as_strategy())

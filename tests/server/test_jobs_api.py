@@ -78,3 +78,58 @@ def test_unknown_job_is_404(idle_client) -> None:
     ):
         with pytest.raises(openai.NotFoundError):
             call("ftjob-nope")
+
+
+def test_metadata_is_kept_and_filters_the_listing(idle_client, training_file_id: str) -> None:
+    tagged = idle_client.fine_tuning.jobs.create(
+        model=TINY_MODEL, training_file=training_file_id, metadata={"team": "returns", "run": "a"}
+    )
+    other = idle_client.fine_tuning.jobs.create(model=TINY_MODEL, training_file=training_file_id,
+                                                metadata={"team": "billing"})
+    assert idle_client.fine_tuning.jobs.retrieve(tagged.id).metadata == {"team": "returns", "run": "a"}
+    assert [j.id for j in idle_client.fine_tuning.jobs.list(metadata={"team": "returns"})] == [tagged.id]
+    assert [j.id for j in idle_client.fine_tuning.jobs.list(metadata={"team": "billing"})] == [other.id]
+    assert list(idle_client.fine_tuning.jobs.list(metadata={"team": "returns", "run": "b"})) == []
+
+
+@pytest.mark.parametrize(
+    ("metadata", "where"),
+    [({f"k{i}": "v" for i in range(17)}, "metadata"), ({"k" * 65: "v"}, "metadata"), ({"k": "v" * 513}, "metadata.k")],
+    ids=["17-pairs", "long-key", "long-value"],
+)
+def test_metadata_limits(idle_client, training_file_id: str, metadata: dict, where: str) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        idle_client.fine_tuning.jobs.create(model=TINY_MODEL, training_file=training_file_id, metadata=metadata)
+    assert info.value.body["param"].startswith(where)
+
+
+def test_integrations_are_refused_by_name(idle_client, training_file_id: str) -> None:
+    with pytest.raises(openai.BadRequestError, match="integrations are not supported") as info:
+        idle_client.fine_tuning.jobs.create(
+            model=TINY_MODEL, training_file=training_file_id,
+            integrations=[{"type": "wandb", "wandb": {"project": "support-bot"}}],
+        )
+    assert info.value.body["param"] == "integrations"
+
+
+def test_pause_and_resume_a_queued_job(idle_client, training_file_id: str) -> None:
+    job = idle_client.fine_tuning.jobs.create(model=TINY_MODEL, training_file=training_file_id)
+    with pytest.raises(openai.BadRequestError, match="only a queued or running job"):
+        idle_client.fine_tuning.jobs.pause(job.id)  # still validating_files: the worker is off
+    with pytest.raises(openai.BadRequestError, match="not paused"):
+        idle_client.fine_tuning.jobs.resume(job.id)
+    with pytest.raises(openai.NotFoundError):
+        idle_client.fine_tuning.jobs.pause("ftjob-nope")
+
+
+def test_the_legacy_prompt_loss_weight_is_a_hyperparameter(idle_client, training_file_id: str) -> None:
+    job = idle_client.fine_tuning.jobs.create(
+        model=TINY_MODEL, training_file=training_file_id, hyperparameters={"n_epochs": 1, "prompt_loss_weight": 0.01}
+    )
+    assert job.hyperparameters.to_dict() == {
+        "n_epochs": 1, "batch_size": "auto", "learning_rate_multiplier": "auto", "prompt_loss_weight": 0.01
+    }
+    with pytest.raises(openai.BadRequestError) as info:
+        idle_client.fine_tuning.jobs.create(model=TINY_MODEL, training_file=training_file_id,
+                                            hyperparameters={"prompt_loss_weight": 2})
+    assert info.value.body["param"] == "hyperparameters.prompt_loss_weight"

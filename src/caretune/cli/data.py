@@ -13,6 +13,7 @@ import typer
 from caretune.cli.app import app
 from caretune.cli.options import Cli, config_command
 from caretune.data.config import PrepareConfig
+from caretune.data.read_conversations import parse_columns
 
 
 def _unescape(text: str) -> str:
@@ -27,6 +28,7 @@ _CLI = {
     "keep_signatures": Cli(names=("--keep-signatures",)),
     "separator": Cli(convert=_unescape),
     "stop": Cli(convert=_unescape),
+    "columns": Cli(convert=parse_columns),
 }
 
 

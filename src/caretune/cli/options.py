@@ -91,7 +91,8 @@ def _validated(model: type[BaseModel], given: dict[str, Any], overrides: dict[st
         return model(**values)
     except ValidationError as exc:
         error = exc.errors()[0]
-        where = option_name(str(error["loc"][0]), overrides.get(str(error["loc"][0]))) + ": " if error["loc"] else ""
+        loc = [str(part) for part in error["loc"]]
+        where = ": ".join([option_name(loc[0], overrides.get(loc[0])), *loc[1:]]) + ": " if loc else ""
         raise typer.BadParameter(where + error["msg"].removeprefix("Value error, ")) from None
 
 

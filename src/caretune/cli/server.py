@@ -14,7 +14,9 @@ from caretune.server.settings import ServerSettings
 keys_app = typer.Typer(help="Manage the API keys the server accepts (stored hashed).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
-_SERVE_CLI = {"no_auth": Cli(names=("--no-auth",)), "models": Cli(names=("--model",))}
+_SERVE_CLI = {
+    "no_auth": Cli(names=("--no-auth",)), "models": Cli(names=("--model",)), "aliases": Cli(names=("--alias",))
+}
 _DATABASE = ("database_url", "data_dir")
 
 

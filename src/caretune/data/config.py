@@ -7,22 +7,33 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from caretune.data.read_conversations import ColumnMap
+
 DEFAULT_SYSTEM_PROMPT = "You are a customer support agent for {brand}."
 
 
 class PrepareConfig(BaseModel):
     """Every option of ``caretune prepare``; the defaults are the CLI's."""
 
-    inputs: list[Path] = Field(min_length=1, description="Support logs: TWCS CSV, OpenAI chat or legacy JSONL.")
+    inputs: list[Path] = Field(
+        min_length=1, description="Support logs: TWCS CSV, a CSV of conversation rows, OpenAI chat or legacy JSONL."
+    )
     out: Path = Field(description="Directory for train/valid/test.jsonl and report.json.")
-    input_format: Literal["auto", "twcs", "chat", "completion"] = Field(
-        "auto", description="auto (from the content), twcs, chat or completion."
+    input_format: Literal["auto", "twcs", "conversations", "chat", "completion"] = Field(
+        "auto", description="auto (from the content), twcs, conversations (CSV rows), chat or completion."
+    )
+    columns: ColumnMap | None = Field(
+        None,
+        description="A conversation CSV's columns: conversation=COLUMN,customer=COLUMN,agent=COLUMN "
+        "(default: found by name, e.g. conversation_id, customer, agent).",
     )
     format: Literal["chat", "completion"] = Field(
         "chat", description="chat (OpenAI messages) or completion (legacy prompt/completion)."
     )
     system_prompt: str | None = Field(
-        None, description=f"System message; {{brand}} is filled in (default: {DEFAULT_SYSTEM_PROMPT})"
+        None,
+        description=f"System message; {{brand}} is filled in (default: {DEFAULT_SYSTEM_PROMPT}). The completion "
+        "format has none unless this is given: then it is the first line of every prompt.",
     )  # it replaces every conversation's own
     brands: list[str] = Field(default_factory=list, description="Keep only this brand (repeatable).")
     min_turns: int = Field(2, ge=1, description="Drop conversations with fewer turns (customer + agent).")

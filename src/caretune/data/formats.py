@@ -1,7 +1,8 @@
 """Tell which kind of support log a file is, from its content rather than its name.
 
 Users point ``caretune prepare`` at whatever they exported; a ``.csv`` may be a JSONL file renamed, and the
-real ``twcs.csv`` may carry extra leading columns. Looking at the first line is cheap and is what decides.
+real ``twcs.csv`` may carry extra leading columns. Looking at the first line is cheap and is what decides:
+JSON lines, a TWCS header, or the columns of a conversation CSV (by their usual names, or ``--columns``).
 """
 
 from __future__ import annotations
@@ -10,20 +11,26 @@ import json
 from pathlib import Path
 from typing import Literal
 
+from caretune.data.csv_locate import read_header
+from caretune.data.read_conversations import find_columns, unknown_shape_message
 from caretune.errors import InputError
 
-InputFormat = Literal["twcs", "chat", "completion"]
+InputFormat = Literal["twcs", "conversations", "chat", "completion"]
 
 
-def detect_format(path: Path) -> InputFormat:
-    """``twcs`` for a CSV with the TWCS id columns, ``chat``/``completion`` for OpenAI JSONL, else InputError."""
+def detect_format(path: Path, columns_given: bool = False) -> InputFormat:
+    """``chat``/``completion`` for OpenAI JSONL; for a CSV, ``twcs`` when it has the TWCS id columns, else
+    ``conversations`` when its columns are mapped (``columns_given``) or found; an InputError listing the
+    columns and what each known shape needs otherwise."""
     first = _first_line(path)
     if first.startswith("{"):
         return _jsonl_kind(first, path)
-    header = {name.strip().strip('"') for name in first.split(",")}
-    if {"tweet_id", "in_response_to_tweet_id"} <= header:
+    header = read_header(path)
+    if {"tweet_id", "in_response_to_tweet_id"} <= {name.strip() for name in header}:
         return "twcs"
-    raise InputError("cannot tell the format: not a TWCS CSV header and not JSON lines (use --input-format)", path, 1)
+    if columns_given or find_columns(header) is not None:
+        return "conversations"
+    raise InputError(unknown_shape_message(header), path, 1)
 
 
 def _first_line(path: Path) -> str:

@@ -18,12 +18,13 @@ from caretune.data.anonymize import anonymize_text
 from caretune.data.config import DEFAULT_SYSTEM_PROMPT, PrepareConfig
 from caretune.data.clean import clean_text
 from caretune.data.formats import InputFormat, detect_format
+from caretune.data.read_conversations import read_conversations
 from caretune.data.read_jsonl import TURN_SCHEMA, read_jsonl
 from caretune.data.read_twcs import read_twcs
 from caretune.data.report import PrepareReport, build_report, write_report
-from caretune.data.split import assign_splits, cap_examples
+from caretune.data.split import SPLITS, assign_splits, cap_examples
 from caretune.data.threads import build_turns
-from caretune.data.writers import Rendered, chat_lines, completion_lines, write_splits
+from caretune.data.writers import METADATA_SUFFIX, Rendered, chat_lines, completion_lines, write_splits
 from caretune.errors import InputError
 
 STAGES = ("read", "clean", "threads", "windows", "split", "write")
@@ -46,6 +47,8 @@ def prepare(config: PrepareConfig, *, progress: bool = True) -> PrepareReport:
     bar.update()
     rendered = _render(examples, config, formats)
     write_splits(rendered.lines, config.out)
+    if rendered.metadata is not None:
+        write_splits(rendered.metadata, config.out, METADATA_SUFFIX)
     bar.update()
     bar.close()
     report = build_report(
@@ -69,7 +72,8 @@ def _completion_options(config: PrepareConfig) -> dict[str, str] | None:
 
 def _refuse_overwriting_inputs(config: PrepareConfig) -> None:
     """The input is never modified: an output file that is an input is a usage mistake."""
-    outputs = {(config.out / name).resolve() for name in ("train.jsonl", "valid.jsonl", "test.jsonl", "report.json")}
+    names = [f"{split}{suffix}" for split in SPLITS for suffix in (".jsonl", METADATA_SUFFIX)] + ["report.json"]
+    outputs = {(config.out / name).resolve() for name in names}
     for path in config.inputs:
         if path.resolve() in outputs:
             raise InputError("this input would be overwritten by the output; choose another --out", path)
@@ -81,7 +85,7 @@ def _format_of(path: Path, config: PrepareConfig) -> InputFormat:
         raise InputError(
             "cannot read file: no such file" if not path.exists() else "cannot read file: not a file", path
         )
-    return detect_format(path) if config.input_format == "auto" else config.input_format
+    return detect_format(path, config.columns is not None) if config.input_format == "auto" else config.input_format
 
 
 def _read_turns(
@@ -103,15 +107,17 @@ def _read_turns(
     else:
         bar.update(3)
     for source, (path, fmt) in enumerate(formats.items(), start=1):
-        if fmt != "twcs":
+        if fmt == "twcs":
+            continue
+        if fmt == "conversations":
+            turns = read_conversations(path, source, config.columns, config.on_bad_rows, counts["bad_rows"])
+        else:
             turns = read_jsonl(
                 path, source, fmt, config.on_bad_rows, counts["bad_rows"], separator=config.separator, stop=config.stop
             )
-            parts.append(
-                turns.with_columns(
-                    content=_clean(pl.col("content"), pl.col("role") == "assistant", brand_handles, config)
-                )
-            )
+        parts.append(
+            turns.with_columns(content=_clean(pl.col("content"), pl.col("role") == "assistant", brand_handles, config))
+        )
     return pl.concat(parts)
 
 
@@ -136,7 +142,6 @@ def _render(turns: pl.DataFrame, config: PrepareConfig, formats: dict[Path, Inpu
     names = {0: ""} | {i: p.name for i, p in enumerate(formats, start=1)}
     if config.system_prompt:
         turns = turns.with_columns(system=pl.lit(None, dtype=pl.String))
-    template = config.system_prompt or DEFAULT_SYSTEM_PROMPT
     if config.format == "completion":
-        return completion_lines(turns, names, template, config.separator)
-    return chat_lines(turns, names, template)
+        return completion_lines(turns, names, config.system_prompt, config.separator)
+    return chat_lines(turns, names, config.system_prompt or DEFAULT_SYSTEM_PROMPT)

@@ -2,7 +2,9 @@
 
 The JSON of each line is built by Polars (``struct.json_encode`` and string concatenation) over whole
 columns, so writing a million examples costs seconds. Chat lines carry ``weight`` on agent turns only, as
-OpenAI's format has it, plus a ``metadata`` object (brand, thread, conversation, window).
+OpenAI's format has it, plus a ``metadata`` object (brand, thread, conversation, window). A legacy line has
+exactly ``prompt`` and ``completion``, as OpenAI's ``prepare_data`` tool requires; its metadata goes to a side
+file, line for line (``train.metadata.jsonl``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def system_text(template: str) -> pl.Expr:
     return pl.coalesce(pl.col("system"), pl.concat_str(pieces))
 
 
-def metadata(source_names: dict[int, str]) -> pl.Expr:
+def metadata_of(source_names: dict[int, str]) -> pl.Expr:
     """The ``metadata`` struct: brand, thread id (``file:line`` for JSONL inputs), conversation, window."""
     names = pl.col("source").replace_strict(source_names, return_dtype=pl.String)
     line = pl.col("thread").cast(pl.String)
@@ -44,12 +46,17 @@ def metadata(source_names: dict[int, str]) -> pl.Expr:
 _NO_EXAMPLES = pl.DataFrame(schema={"split": pl.String, "n_turns": pl.Int64, "n_chars": pl.Int64, "brand": pl.String})
 
 
+METADATA_SUFFIX = ".metadata.jsonl"
+
+
 class Rendered(NamedTuple):
     """Output text and per-example figures: ``lines`` (``split, line``: pieces that end with a newline where
-    an example ends) and ``examples`` (``split, n_turns, n_chars, brand``, one row per example)."""
+    an example ends), ``examples`` (``split, n_turns, n_chars, brand``, one row per example) and, for the
+    legacy format, ``metadata`` (``split, line``: each example's metadata, in the same order)."""
 
     lines: pl.DataFrame
     examples: pl.DataFrame
+    metadata: pl.DataFrame | None = None
 
 
 def chat_lines(turns: pl.DataFrame, source_names: dict[int, str], system_template: str) -> Rendered:
@@ -73,7 +80,7 @@ def chat_lines(turns: pl.DataFrame, source_names: dict[int, str], system_templat
     system = pl.struct(pl.lit("system").alias("role"), pl.col("system").alias("content")).struct.json_encode()
     opening = heads.select(pl.concat_str([pl.lit('{"messages":['), system, pl.lit(",")])).to_series()
     closing = heads.select(
-        pl.concat_str([pl.lit('],"metadata":'), metadata(source_names).struct.json_encode(), pl.lit("}\n")])
+        pl.concat_str([pl.lit('],"metadata":'), metadata_of(source_names).struct.json_encode(), pl.lit("}\n")])
     ).to_series()
     before = pl.repeat(",", turns.height, eager=True).scatter(first, opening)
     after = pl.repeat("", turns.height, eager=True).scatter(last, closing)
@@ -95,9 +102,10 @@ def _example_starts(turns: pl.DataFrame) -> np.ndarray:
 
 
 def completion_lines(
-    turns: pl.DataFrame, source_names: dict[int, str], system_template: str, separator: str
+    turns: pl.DataFrame, source_names: dict[int, str], system_template: str | None, separator: str
 ) -> Rendered:
-    """One legacy line per trained agent turn: prompt ``system\\n...\\nCustomer: <text>`` + separator.
+    """One legacy line per trained agent turn: prompt ``Customer: <text>`` (earlier turns before it, one per
+    line; the system text first only when ``system_template`` is given) + separator.
 
     ``turns`` must be in example order, turns in order, as for :func:`chat_lines`.
     """
@@ -108,28 +116,28 @@ def completion_lines(
         position=pl.col("turn") - pl.col("turn").min().over("example"),
     )
     trained = with_history.filter((pl.col("role") == "assistant") & (pl.col("weight") == 1))
-    trained = trained.with_columns(system=system_text(system_template))
     history = pl.col("history").list.head(pl.col("position")).list.join("\n")
-    prompt = pl.concat_str([pl.col("system"), pl.lit("\n"), history, pl.lit(separator)])
+    lead = [system_text(system_template), pl.lit("\n")] if system_template is not None else []
+    prompt = pl.concat_str([*lead, history, pl.lit(separator)])
     completion = pl.concat_str([pl.lit(" "), pl.col("content"), pl.lit("\n")])
-    line = pl.struct(
-        prompt.alias("prompt"), completion.alias("completion"), metadata(source_names).alias("metadata")
-    ).struct.json_encode()
+    line = pl.struct(prompt.alias("prompt"), completion.alias("completion")).struct.json_encode()
     n_chars = prompt.str.len_chars() + completion.str.len_chars()
     lines = trained.select("split", (line + "\n").alias("line"))
     examples = trained.select("split", (pl.col("position") + 1).alias("n_turns"), n_chars.alias("n_chars"), "brand")
-    return Rendered(lines, examples)
+    metadata = trained.select("split", (metadata_of(source_names).struct.json_encode() + "\n").alias("line"))
+    return Rendered(lines, examples, metadata)
 
 
-def write_splits(lines: pl.DataFrame, out: Path) -> dict[str, Path]:
-    """Write ``train.jsonl``, ``valid.jsonl``, ``test.jsonl`` (each possibly empty) into ``out``.
+def write_splits(lines: pl.DataFrame, out: Path, suffix: str = ".jsonl") -> dict[str, Path]:
+    """Write ``train.jsonl``, ``valid.jsonl``, ``test.jsonl`` (each possibly empty; ``suffix`` names other
+    files of the splits, such as their metadata) into ``out``.
 
     The pieces already hold their newlines, so they are written back to back (no terminator, no quoting).
     """
     out.mkdir(parents=True, exist_ok=True)
     written = {}
     for split in SPLITS:
-        path = out / f"{split}.jsonl"
+        path = out / f"{split}{suffix}"
         pieces = lines.filter(pl.col("split") == split).select("line")
         pieces.write_csv(path, include_header=False, quote_style="never", line_terminator="")
         written[split] = path

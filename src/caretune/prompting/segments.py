@@ -38,6 +38,12 @@ def conversation_segments(messages: Messages, fmt: PromptFormat, tokenizer) -> l
     return list(_plain_segments(msgs, fmt, _eos_text(tokenizer)))
 
 
+def completion_segments(prompt: str, completion: str, tokenizer) -> list[Segment]:
+    """A legacy prompt/completion example: the prompt as it is, then the completion and the end-of-turn
+    marker, trained, so that the fine-tune stops where the completion did."""
+    return [Segment(prompt), Segment(completion + _eos_text(tokenizer), trained=True)]
+
+
 def render_prompt(messages: Messages, fmt: PromptFormat, tokenizer) -> str:
     """The text before the next agent turn, ending with the generation prompt (``Agent:`` in the plain format).
 

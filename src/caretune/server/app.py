@@ -13,7 +13,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from caretune.server.routes import chat, completions, conversations, files, fine_tuning, knowledge, models
+from caretune.server.routes import (
+    chat,
+    completions,
+    conversations,
+    files,
+    fine_tunes,
+    fine_tuning,
+    knowledge,
+    models,
+    uploads,
+)
 
 from caretune.server.catalog import Catalog
 from caretune.server.engine_pool import EnginePool
@@ -41,7 +51,10 @@ def build_state(settings: ServerSettings) -> ServerState:
         db=db,
         sessions=sessions,
         files=FileStore(settings.data_dir / "files"),
-        catalog=Catalog(settings.models, sessions, settings.org, settings.served_knowledge()),
+        catalog=Catalog(
+            settings.models, sessions, settings.org, settings.aliases, settings.gpt3_aliases,
+            settings.served_knowledge(),
+        ),
         engines=EnginePool(settings.max_loaded_models, settings.engine, settings.max_queue, settings.threads),
     )
 
@@ -69,7 +82,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.caretune = state
     install_error_handlers(app)
     app.add_middleware(UploadLimit, max_bytes=int(settings.max_upload_mb * (1 << 20)))
-    for area in (models, completions, chat, files, fine_tuning, knowledge, conversations):
+    for area in (models, completions, chat, files, uploads, fine_tuning, fine_tunes, knowledge, conversations):
         app.include_router(area.router)
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="webapp")
     return app

@@ -1,25 +1,30 @@
-"""Which models this server answers for: its base models and every succeeded, undeleted fine-tune.
+"""Which models this server answers for: its base models, every succeeded, undeleted fine-tune, and aliases.
 
 Base models come from ``--model`` options (or, with none, the whole registry); fine-tunes come from the jobs
-table, so a job that finishes is servable at once, with no restart.
+table, so a job that finishes is servable at once, with no restart. An alias (``--alias NAME=MODEL``, and the
+GPT-3 names unless switched off) is another name for a model: a request for it is answered by that model.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from caretune.errors import CaretuneError
 from caretune.server.errors import Forbidden, NotFound
 from caretune.runs.info import KnowledgeSettings
-from caretune.runs.model_ids import split_checkpoint_id
+from caretune.runs.model_ids import is_fine_tuned_id, split_checkpoint_id
 from caretune.storage.db import unix
 from caretune.storage.jobs import Job, JobCheckpoint
 
 BASE_OWNER = "system"
+# OpenAI's GPT-3 base models, which the classic fine-tuning recipes name (``-m ada``, ``engine="davinci"``).
+GPT3_BASE_NAMES = ("ada", "babbage", "curie", "davinci")
 
 
 class ServedModel(BaseModel):
@@ -50,6 +55,8 @@ class Catalog:
         model_options: list[str],
         sessions: sessionmaker[Session],
         org: str,
+        alias_options: Sequence[str] = (),
+        gpt3_aliases: bool = True,
         knowledge: dict[str, KnowledgeSettings] | None = None,
     ) -> None:
         self._sessions = sessions
@@ -60,6 +67,38 @@ class Catalog:
             name: ServedModel(id=name, source=source, created=started, owned_by=BASE_OWNER)
             for name, source in map(parse_model_option, model_options or _registry_names())
         }
+        self._aliases = self._alias_map(alias_options, gpt3_aliases)
+
+    def _alias_map(self, options: Sequence[str], gpt3: bool) -> dict[str, str]:
+        """Alias name → model id: the GPT-3 names (the default base), then ``NAME=MODEL`` options, which win.
+
+        A base model's target must be served here; a fine-tuned target is looked up at each request, so an
+        alias may name a fine-tune before its job has finished."""
+        default = self.default_base()
+        aliases = {name: default for name in GPT3_BASE_NAMES if gpt3 and name not in self._bases}
+        for option in options:
+            name, target = (part.strip() for part in option.split("=", 1))
+            if name in self._bases:
+                raise CaretuneError(f"--alias {option}: {name!r} is already a served model's name")
+            if target not in self._bases and not is_fine_tuned_id(target):
+                raise CaretuneError(
+                    f"--alias {option}: no served model {target!r} (base models: {', '.join(self._bases)})"
+                )
+            aliases[name] = target
+        return aliases
+
+    def default_base(self) -> str:
+        """The first base model (the first ``--model``, or the registry's default): what a job that names no
+        model trains, and what the GPT-3 names stand for."""
+        return next(iter(self._bases))
+
+    def aliases(self) -> dict[str, str]:
+        """Alias name → the id of the model that answers for it."""
+        return dict(self._aliases)
+
+    def resolve(self, model_id: str) -> str:
+        """The id of the model that answers for ``model_id``: an alias's target, any other id itself."""
+        return self._aliases.get(model_id, model_id)
 
     def bases(self) -> list[ServedModel]:
         """The base models, in the order they were given."""
@@ -80,8 +119,17 @@ class Catalog:
         return self.bases() + self.fine_tunes()
 
     def get(self, model_id: str) -> ServedModel:
-        """The model named ``model_id`` (a base, a fine-tune or one of its checkpoints), or a 404 naming it;
-        with the knowledge base the server serves it with, if any."""
+        """The model named ``model_id`` (a base, a fine-tune or one of its checkpoints, or an alias of one), or
+        a 404 naming it; with the knowledge base the server serves it with, if any."""
+        if model_id in self._aliases:
+            try:
+                return self.get(self._aliases[model_id])
+            except NotFound:
+                raise NotFound(
+                    f"The model '{model_id}' is an alias of '{self._aliases[model_id]}', which does not exist",
+                    param="model",
+                    code="model_not_found",
+                ) from None
         model = self._find(model_id)
         knowledge = self._knowledge.get(model.id)
         return model.model_copy(update={"knowledge": knowledge}) if knowledge else model
@@ -122,6 +170,8 @@ class Catalog:
     def delete(self, model_id: str) -> None:
         """Delete a fine-tune (404 if unknown, 403 for a base model): it leaves the listing; its job keeps its
         history."""
+        if model_id in self._aliases:
+            raise Forbidden(f"'{model_id}' is an alias of '{self._aliases[model_id]}' and cannot be deleted", "model")
         model = self.get(model_id)
         if not model.fine_tuned:
             raise Forbidden(f"The model '{model_id}' is a base model and cannot be deleted", param="model")

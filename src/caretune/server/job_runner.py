@@ -28,11 +28,17 @@ from caretune.runs.model_ids import fine_tuned_model_id
 from caretune.storage.db import make_engine, new_id, session_factory, utcnow
 from caretune.storage.files import FileStore
 from caretune.storage.jobs import Job, JobCheckpoint, add_event, transition
-from caretune.runs.hyperparameters import JOB_KNOBS
+from caretune.runs.hyperparameters import LEGACY_KNOBS
 from caretune.runs.layout import METRICS, checkpoint_step, run_checkpoints
 
 RESULTS_PURPOSE = "fine-tune-results"
-_LOSS_KEYS = {"train_loss": ("train_loss", "loss"), "valid_loss": ("valid_loss", "eval_loss")}
+# A checkpoint's metrics (OpenAI's names) → the metrics record's keys that hold them, preferred first.
+_CHECKPOINT_METRICS = {
+    "train_loss": ("train_loss", "loss"),
+    "train_mean_token_accuracy": ("train_mean_token_accuracy",),
+    "valid_loss": ("valid_loss", "eval_loss"),
+    "valid_mean_token_accuracy": ("valid_mean_token_accuracy",),
+}
 
 
 def main() -> None:
@@ -76,7 +82,13 @@ def run_job(sessions: sessionmaker[Session], files: FileStore, job_id: str, org:
             recorder.sync_checkpoints()
             _succeed(session, files, job, org, Path(run_dir))
         except TrainingInterrupted:
-            add_event(session, job_id, "Training paused: the server is stopping; it resumes from the checkpoint just saved")
+            session.refresh(job)
+            if job.status == "paused":
+                add_event(session, job_id,
+                          "Fine-tuning job paused: resume it to continue from the checkpoint just saved")
+            else:
+                add_event(session, job_id,
+                          "Training paused: the server is stopping; it resumes from the checkpoint just saved")
         except Exception as exc:  # noqa: BLE001 - any failure of training is the job's failure, reported
             message = f"Training failed: {type(exc).__name__}: {exc}"
             if transition(session, job_id, ("running",), status="failed", finished_at=utcnow(),
@@ -102,7 +114,7 @@ def _train_config(session: Session, files: FileStore, job: Job, resume: bool):  
     shutil.copyfile(files.path(job.training_file), data_dir / "train.jsonl")
     if job.validation_file:
         shutil.copyfile(files.path(job.validation_file), data_dir / "valid.jsonl")
-    hp = {name: job.hyperparameters[name] for name in JOB_KNOBS if name in job.hyperparameters}
+    hp = {name: job.hyperparameters[name] for name in LEGACY_KNOBS if name in job.hyperparameters}
     return TrainConfig(data=data_dir, out=job.model_dir, base=job.base_source, seed=job.seed,
                        resume=bool(resume and checkpoints), knowledge=job.knowledge, **hp)
 
@@ -114,13 +126,13 @@ class _Recorder:
     def __init__(self, session: Session, job: Job) -> None:
         self._session = session
         self._job = job
-        self._last_metrics: dict[str, Any] = {}
+        self._last_metrics: dict[str, Any] = {}  # the latest value of each metric (train and eval records alike)
         self._first: tuple[int, float] | None = None  # (step, monotonic time) of the first record seen
         self._total: int | None = None  # the run's planned steps
 
     def __call__(self, record: dict[str, Any]) -> None:
         data = json.loads(json.dumps(record, default=str))
-        self._last_metrics = data
+        self._last_metrics.update(data)
         step = data.get("step")
         shown = ", ".join(f"{k}={_short(v)}" for k, v in data.items() if k != "step")
         add_event(self._session, self._job.id, f"Step {step}: {shown}" if step is not None else shown, data=data)
@@ -163,7 +175,7 @@ def _short(value: Any) -> str:
 
 def _checkpoint_metrics(record: dict[str, Any], step: int) -> dict[str, Any]:
     metrics: dict[str, Any] = {"step": step}
-    for name, keys in _LOSS_KEYS.items():
+    for name, keys in _CHECKPOINT_METRICS.items():
         metrics[name] = next((record[k] for k in keys if isinstance(record.get(k), (int, float))), None)
     return metrics
 
@@ -178,7 +190,8 @@ def _succeed(session: Session, files: FileStore, job: Job, org: str, run_dir: Pa
     model_id = fine_tuned_model_id(job.model, org, job.suffix, job.id)
     done = transition(
         session, job.id, ("running",), status="succeeded", finished_at=utcnow(), fine_tuned_model=model_id,
-        trained_tokens=info.trained_tokens, result_files=[result.id], hyperparameters=info.hyperparameters.job_knobs(),
+        trained_tokens=info.trained_tokens, result_files=[result.id],
+        hyperparameters={**job.hyperparameters, **info.hyperparameters.job_knobs()},
     )
     if done:
         add_event(session, job.id, f"New fine-tuned model created: {model_id}")

@@ -1,5 +1,5 @@
 """The job worker's supervisor: a thread of the server that takes jobs one at a time, in order, and runs
-each in its own process (``caretune.server.job_runner``).
+each in its own process (``caretune.server.job_runner``); it stops a paused job's process at a checkpoint.
 
 A separate process keeps training (minutes of CPU, gigabytes of memory) away from the request handlers,
 lets a cancel stop it at once (the process is terminated; a Python thread could not be), and means a crash
@@ -96,8 +96,10 @@ class JobScheduler:
                 return True
             queued = oldest_with_status(session, "queued")
             if queued is not None and transition(session, queued.id, ("queued",), status="running"):
-                add_event(session, queued.id, "Fine-tuning job started")
-                self._launch(queued, resume=False)
+                # A job queued again after a pause has a run folder: it continues from its last checkpoint.
+                resumed = queued.model_dir.exists()
+                add_event(session, queued.id, "Fine-tuning job running again" if resumed else "Fine-tuning job started")
+                self._launch(queued, resume=resumed)
                 return True
             return False
 
@@ -139,6 +141,9 @@ class JobScheduler:
         if code is None:
             if job is None or job.status == "cancelled":
                 self._terminate(graceful=False)
+                return True
+            if job.status == "paused":  # stopped like a shutdown: a checkpoint is saved for the resume
+                self._terminate(graceful=True)
                 return True
             return False
         self._running = None

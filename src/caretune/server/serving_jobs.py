@@ -1,5 +1,6 @@
-"""The fine-tuning jobs API's logic: create (checked, then left to the worker), list, get, cancel, and the
-events and checkpoints a job produces.
+"""The fine-tuning jobs API's logic: create (checked, then left to the worker), list, get, cancel, pause and
+resume, and the events and checkpoints a job produces. The legacy fine-tunes API (``serving_fine_tunes``) is
+another view of the same jobs and goes through these functions too.
 
 Handlers only write the job's row; training itself happens in the worker process, so a request never waits
 for it and a server restart never loses it.
@@ -31,11 +32,30 @@ from caretune.server.serving_files import FINE_TUNE, get_file
 from caretune.server.state import ServerState
 from caretune.storage.db import unix
 from caretune.storage.db import utcnow
-from caretune.storage.jobs import ACTIVE, Job, JobCheckpoint, JobEvent, add_event, new_job_id, transition
+from caretune.storage.jobs import (
+    ACTIVE,
+    PAUSABLE,
+    Job,
+    JobCheckpoint,
+    JobEvent,
+    add_event,
+    new_job_id,
+    transition,
+)
+
 
 def create_job(state: ServerState, session: Session, request: FineTuningJobRequest) -> Job:
-    """Check the request (files, model, hyperparameters) and queue the job as ``validating_files``."""
+    """Check the request (files, model, hyperparameters) and queue the job as ``validating_files``.
+
+    An alias (``ada``) is resolved here: the job is a fine-tune of the model the alias points to, and says so."""
+    if request.integrations:
+        raise InvalidRequest(
+            "integrations are not supported: caretune reports a job's metrics in its events, checkpoints and "
+            "result_files",
+            param="integrations",
+        )
     base_source = state.catalog.base_source(request.model)
+    model = state.catalog.resolve(request.model)
     _check_file(session, request.training_file, "training_file")
     if request.validation_file:
         _check_file(session, request.validation_file, "validation_file")
@@ -43,7 +63,7 @@ def create_job(state: ServerState, session: Session, request: FineTuningJobReque
     job = Job(
         id=job_id,
         created_at=utcnow(),
-        model=request.model,
+        model=model,
         base_source=base_source,
         status="validating_files",
         hyperparameters=request.chosen_hyperparameters().with_auto(),
@@ -59,6 +79,8 @@ def create_job(state: ServerState, session: Session, request: FineTuningJobReque
     session.add(job)
     session.commit()
     add_event(session, job_id, f"Created fine-tuning job: {job_id}")
+    if model != request.model:
+        add_event(session, job_id, f"Model '{request.model}' is an alias of '{model}': fine-tuning {model}")
     state.jobs_changed.set()
     return job
 
@@ -94,18 +116,45 @@ def get_job(session: Session, job_id: str) -> Job:
 
 def cancel_job(state: ServerState, session: Session, job_id: str) -> Job:
     """Cancel a job that has not finished (the worker stops it if it is running); 400 if it has."""
+    return _move(state, session, job_id, ACTIVE, "Job {id} has already finished ({status})",
+                 "Fine-tuning job cancelled", status="cancelled", finished_at=utcnow())
+
+
+def pause_job(state: ServerState, session: Session, job_id: str) -> Job:
+    """Pause a queued or running job (the worker stops a running one at a checkpoint); 400 otherwise."""
+    return _move(state, session, job_id, PAUSABLE, "Job {id} is {status}: only a queued or running job can be paused",
+                 "Pausing the fine-tuning job", status="paused")
+
+
+def resume_job(state: ServerState, session: Session, job_id: str) -> Job:
+    """Queue a paused job again; it continues from its last checkpoint. 400 if it is not paused."""
+    return _move(state, session, job_id, ("paused",), "Job {id} is {status}, not paused",
+                 "Fine-tuning job resumed: queued to continue from its last checkpoint", status="queued")
+
+
+def _move(
+    state: ServerState, session: Session, job_id: str, from_status: tuple[str, ...], refusal: str, event: str,
+    **values: Any,
+) -> Job:
+    """Set ``values`` on a job whose status is one of ``from_status`` (else a 400: ``refusal``, formatted with
+    the job's ``id`` and ``status``), log ``event`` and wake the scheduler, which acts on the new status."""
     job = get_job(session, job_id)
-    if not transition(session, job_id, ACTIVE, status="cancelled", finished_at=utcnow()):
-        raise InvalidRequest(f"Job {job_id} has already finished ({job.status})", param="fine_tuning_job_id")
-    add_event(session, job_id, "Fine-tuning job cancelled")
+    if not transition(session, job_id, from_status, **values):
+        raise InvalidRequest(refusal.format(id=job_id, status=job.status), param="fine_tuning_job_id")
+    add_event(session, job_id, event)
     state.jobs_changed.set()
     session.refresh(job)
     return job
 
 
-def list_jobs(session: Session, org: str, after: str | None, limit: int) -> FineTuningJobList:
-    """Newest first; ``after`` is the last id of the previous page."""
+def list_jobs(
+    session: Session, org: str, after: str | None, limit: int, metadata: dict[str, str] | None = None
+) -> FineTuningJobList:
+    """Newest first; ``after`` is the last id of the previous page; ``metadata`` keeps the jobs whose metadata
+    has every one of these pairs."""
     query = select(Job).order_by(Job.created_at.desc(), Job.id.desc())
+    for key, value in (metadata or {}).items():
+        query = query.where(Job.job_metadata[key].as_string() == value)
     if after:
         cursor = get_job(session, after)
         query = query.where(Job.created_at < cursor.created_at)

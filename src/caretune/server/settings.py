@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from caretune.engines.loading import ENGINE_HELP, THREADS_HELP, EngineName
-from caretune.errors import InputError
 from caretune.home import caretune_home
 from caretune.runs.info import KnowledgeSettings
 
@@ -45,11 +44,29 @@ class ServerSettings(BaseModel):
         description="MODEL=KB: answer as MODEL from the knowledge base KB (a directory made by `caretune "
         "knowledge add`, or one of this server's); repeatable. A run trained with one uses it unasked.",
     )
+    aliases: list[str] = Field(
+        default_factory=list,
+        description="NAME=MODEL: answer requests for NAME with MODEL (a base or a fine-tuned model id); repeatable.",
+    )
+    gpt3_aliases: bool = Field(
+        True, description="Answer the GPT-3 names ada, babbage, curie and davinci with the default (first) base model."
+    )  # so recipes written for OpenAI's GPT-3 models (``-m ada``, ``engine="davinci"``) run as written
     engine: EngineName = Field("auto", description=ENGINE_HELP)
     threads: int | None = Field(None, ge=1, description=THREADS_HELP)
     max_queue: int = Field(64, ge=1, description="Requests in flight per model before answering 429.")
     org: str = Field("caretune", description="The organisation part of fine-tuned model ids.")
     run_worker: bool = Field(True, description="Start the fine-tuning worker process with the server.")
+
+    @field_validator("aliases", "knowledge")
+    @classmethod
+    def _pairs(cls, options: list[str], info: ValidationInfo) -> list[str]:
+        """Each option is a pair with both parts given: an alias NAME=MODEL, knowledge MODEL=KB."""
+        form = {"aliases": "NAME=MODEL", "knowledge": "MODEL=KB"}[info.field_name]
+        for option in options:
+            name, _, value = option.partition("=")
+            if not name.strip() or not value.strip():
+                raise ValueError(f"expected {form}, got {option!r}")
+        return options
 
     @property
     def knowledge_dir(self) -> Path:
@@ -60,11 +77,9 @@ class ServerSettings(BaseModel):
         """``--knowledge MODEL=KB`` as model id → knowledge settings (KB: a directory, else a server base's name)."""
         served = {}
         for option in self.knowledge:
-            model, sep, kb = option.partition("=")
-            if not sep or not model.strip() or not kb.strip():
-                raise InputError(f"--knowledge takes MODEL=KB, not {option!r}")
-            path = Path(kb.strip()).expanduser()
-            served[model.strip()] = KnowledgeSettings(path=str(path if path.is_dir() else self.knowledge_dir / kb.strip()))
+            model, _, kb = (part.strip() for part in option.partition("="))
+            path = Path(kb).expanduser()
+            served[model] = KnowledgeSettings(path=str(path if path.is_dir() else self.knowledge_dir / kb))
         return served
 
     def resolved_database_url(self) -> str:

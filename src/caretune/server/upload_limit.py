@@ -8,23 +8,28 @@ still capped while they are copied into the file store.
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from caretune.server.errors import PayloadTooLarge, error_body
 
 UPLOAD_PATH = "/v1/files"
+PARTS_PATH = re.compile(r"/v1/uploads/[^/]+/parts")
 
 
 class UploadLimit:
-    """ASGI middleware answering 413 to a POST /v1/files whose declared size is over the limit."""
+    """ASGI middleware answering 413 to a POST /v1/files (or of an upload's part) whose declared size is over
+    the limit."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].rstrip("/") == UPLOAD_PATH:
+        path = scope.get("path", "").rstrip("/")
+        uploading = path == UPLOAD_PATH or PARTS_PATH.fullmatch(path)
+        if scope["type"] == "http" and scope["method"] == "POST" and uploading:
             length = dict(scope["headers"]).get(b"content-length", b"0")
             if length.isdigit() and int(length) > self.max_bytes:
                 await self._refuse(send)

@@ -16,14 +16,6 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-# Modules that declare tables; imported before create_all so their tables exist in Base.metadata.
-_TABLE_MODULES = (
-    "caretune.storage.keys",
-    "caretune.storage.files",
-    "caretune.storage.jobs",
-    "caretune.storage.chat_threads",
-)
-
 
 class Base(DeclarativeBase):
     """Declarative base for every caretune table."""
@@ -90,7 +82,8 @@ def create_all(engine: Engine) -> None:
     """Create every caretune table that does not exist yet, and add the nullable columns a newer caretune
     declares to tables an older one created (idempotent; run at server start and by the CLI), so that an
     upgrade keeps the files, jobs and conversations already stored."""
-    from caretune.storage import chat_threads, files, jobs, keys, passage_uses  # noqa: F401 - tables for Base
+    # imported for their tables, which join Base.metadata
+    from caretune.storage import chat_threads, files, jobs, keys, passage_uses, uploads  # noqa: F401
 
     Base.metadata.create_all(engine)
     _add_missing_columns(engine)

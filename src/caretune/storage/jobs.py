@@ -16,8 +16,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from caretune.runs.model_ids import fine_tuned_model_id
 from caretune.storage.db import Base, new_id, utcnow
 
-ACTIVE = ("validating_files", "queued", "running")
+# Not finished (a cancel still applies); a paused job waits for a resume, holding its checkpoints.
+ACTIVE = ("validating_files", "queued", "running", "paused")
 FINISHED = ("succeeded", "failed", "cancelled")
+PAUSABLE = ("queued", "running")
 
 
 class Job(Base):

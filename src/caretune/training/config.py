@@ -7,7 +7,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, PositiveInt
 
-from caretune.runs.hyperparameters import Auto, BatchSize, LearningRateMultiplier, NEpochs
+from caretune.runs.hyperparameters import (
+    DEFAULT_PROMPT_LOSS_WEIGHT,
+    OPENAI_LEGACY_PROMPT_LOSS_WEIGHT,
+    Auto,
+    BatchSize,
+    LearningRateMultiplier,
+    NEpochs,
+    PromptLossWeight,
+)
 from caretune.runs.info import KnowledgeSettings
 
 _AUTO = "'auto' (default) chooses it from the number of training examples, as OpenAI does."
@@ -23,7 +31,9 @@ class TrainConfig(BaseModel):
     or one chat-format JSONL file.
     """
 
-    data: Path = Field(description="Prepared directory (train.jsonl, valid.jsonl) or a chat JSONL file.")
+    data: Path = Field(
+        description="Prepared directory (train.jsonl, valid.jsonl) or one JSONL file (chat or prompt/completion)."
+    )
     out: Path = Field(description="Run directory to create, e.g. runs/NAME.")
     base: str = Field("gemma-3-270m", description=(
         "Registry name (see `caretune models`), HF directory, or a LoRA run directory (or one of its "
@@ -32,11 +42,14 @@ class TrainConfig(BaseModel):
     n_epochs: NEpochs | Auto = Field("auto", description=f"Passes over the data. {_AUTO}")
     batch_size: BatchSize | Auto = Field("auto", description=f"Examples per optimiser step. {_AUTO}")
     learning_rate_multiplier: LearningRateMultiplier | Auto = Field("auto", description=f"Scales the base rate. {_AUTO}")
+    prompt_loss_weight: PromptLossWeight = Field(DEFAULT_PROMPT_LOSS_WEIGHT, description=(
+        "Weight of the prompt's tokens in the loss, the reply's being 1 (0: replies only; OpenAI's legacy "
+        f"fine-tunes used {OPENAI_LEGACY_PROMPT_LOSS_WEIGHT})."))
     lora_r: PositiveInt = Field(16, description="LoRA rank.")
     lora_alpha: PositiveInt = Field(32, description="LoRA alpha (scale = alpha / r).")
     max_seq_len: PositiveInt = Field(1024, description="Tokens per conversation; longer ones are cut.")
     seed: int = Field(42, description="Seed for initialisation and data order.")
-    validation_file: Path | None = Field(None, description="Chat JSONL for evaluation.")
+    validation_file: Path | None = Field(None, description="JSONL for evaluation (chat or prompt/completion).")
     knowledge: Path | None = Field(
         None,
         description="A knowledge base (`caretune knowledge add`): each agent turn is trained with the passages "

@@ -36,6 +36,7 @@ def resolve_hyperparameters(config: TrainConfig, n_examples: int) -> Hyperparame
         max_seq_len=config.max_seq_len,
         seed=config.seed,
         max_steps=config.max_steps,
+        prompt_loss_weight=config.prompt_loss_weight,
     )
 
 

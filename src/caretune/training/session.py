@@ -92,21 +92,22 @@ class _TokenizedData:
 
     @classmethod
     def read(cls, config: TrainConfig, start: StartingPoint) -> _TokenizedData:
-        from caretune.data.read_jsonl import numbered_examples
         from caretune.models.registry import load_tokenizer
         from caretune.prompting import choose_format
-        from caretune.training.data import data_files, tokenize_examples
+        from caretune.training.data import data_files, read_training_file, tokenize_examples
 
         train_file, valid_file = data_files(config.data, config.validation_file)
-        numbered = numbered_examples(train_file)  # bad data fails before the model loads
-        valid_numbered = _sample(numbered_examples(valid_file) if valid_file else [], config.max_eval_examples, config.seed)
+        numbered = read_training_file(train_file)  # bad data fails before the model loads
+        valid_numbered = _sample(read_training_file(valid_file) if valid_file else [], config.max_eval_examples, config.seed)
         tokenizer = load_tokenizer(start.base_model)
         fmt = start.prompt_format or choose_format(tokenizer, start.base_model)
-        rows = tokenize_examples(_trained_form(numbered, train_file, config), fmt, tokenizer, config.max_seq_len)
+        prompt_labels = config.prompt_loss_weight > 0
+        trained = _trained_form(numbered, train_file, config)
+        rows = tokenize_examples(trained, fmt, tokenizer, config.max_seq_len, prompt_labels)
         if not rows:
             raise InputError("no example has an agent turn to train on", train_file)
         valid_examples = _trained_form(valid_numbered, valid_file, config)
-        valid = tokenize_examples(valid_examples, fmt, tokenizer, config.max_seq_len)
+        valid = tokenize_examples(valid_examples, fmt, tokenizer, config.max_seq_len, prompt_labels)
         examples = [example for _, example in numbered]
         files = [f for f in (train_file, valid_file) if f is not None]
         return cls(files, examples, rows, valid, tokenizer, fmt)
@@ -116,7 +117,11 @@ def _trained_form(numbered: list, path: Path | None, config: TrainConfig) -> lis
     """The examples as training sees them: as they are, or (``--knowledge``) each agent turn with its passages."""
     if config.knowledge is None or path is None:
         return [example for _, example in numbered]
+    from caretune.data.schema import ChatExample
     from caretune.training.grounding import grounded_examples
+
+    if not all(isinstance(example, ChatExample) for _, example in numbered):
+        raise InputError("--knowledge reads chat-format conversations (prompt/completion pairs have no turns)", path)
 
     return grounded_examples(numbered, path, config.knowledge_settings())
 
@@ -157,20 +162,18 @@ def _run_info(config: TrainConfig, data: _TokenizedData, start: StartingPoint) -
 
 
 def _build_trainer(config: TrainConfig, info: RunInfo, start: StartingPoint, train_set, valid_set):
-    from transformers import DataCollatorWithFlattening
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     from caretune.training.setup import trainable_model, training_arguments
-    from caretune.training.trainer import TargetLossTrainer
+    from caretune.training.trainer import PackingCollator, TargetLossTrainer
 
     trainer = TargetLossTrainer(
         model=trainable_model(start, config.method, info.hyperparameters),
         args=training_arguments(config, info.hyperparameters, len(train_set), valid_set is not None),
         train_dataset=train_set,
         eval_dataset=valid_set,
-        # Packing: a micro-batch is one row with positions restarting per example, so no compute is spent on
-        # padding and attention never crosses from one conversation into the next.
-        data_collator=DataCollatorWithFlattening(return_position_ids=True, separator_id=-100),
+        data_collator=PackingCollator(),
+        prompt_loss_weight=info.hyperparameters.prompt_loss_weight,
     )
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)

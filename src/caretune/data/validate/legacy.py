@@ -1,13 +1,17 @@
-"""File-wide checks of the legacy prompt/completion format: one separator ends every prompt, one stop sequence
-ends every completion.
+"""Checks of the legacy prompt/completion format, as OpenAI's ``openai tools fine_tunes.prepare_data`` (openai
+0.x) makes them, reported by line.
 
-This is what OpenAI's ``prepare_data`` tool looked for: without a fixed separator the model cannot tell
-where the prompt ends, and without a fixed stop it does not know when to stop writing. The markers are not
-declared anywhere, so they are inferred as the ending most examples share.
+One separator ends every prompt, one stop sequence ends every completion: without a fixed separator the
+model cannot tell where the prompt ends, and without a fixed stop it does not know when to stop writing.
+The markers are not declared anywhere, so they are inferred as the ending most examples share. The tool's
+other remarks follow (``check_like_prepare_data``): keys besides prompt and completion (the tool removes
+them), a separator or stop that also occurs inside a text, a long prefix every prompt (or completion) shares,
+mostly upper-case text, very long examples, identical prompts or completions.
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 from pydantic import BaseModel
@@ -79,3 +83,51 @@ def _check_ending(examples: list[tuple[int, LegacyExample]], kind: _Marker, mark
     n_with = sum(text.endswith(marker) for _, text in texts)
     what = f"{kind.field} does not end with the {kind.name} {marker!r} ({n_with} of {len(texts)} do)"
     return [error(line, f"missing_{kind.code}", what) for line, text in texts if not text.endswith(marker)]
+
+
+# The tool's thresholds: a shared prompt prefix longer than 12 characters (an instruction the fine-tune does
+# not need), a shared completion prefix of 5 or more, more than a third of the letters upper-case, an
+# example over 10,000 characters.
+_LONGEST_PROMPT_PREFIX = 12
+_LONGEST_COMPLETION_PREFIX = 4
+_LONGEST_EXAMPLE_CHARS = 10_000
+_FIELDS = ("prompt", "completion")
+
+
+def check_like_prepare_data(examples: list[tuple[int, LegacyExample]], markers: LegacyMarkers) -> list[Finding]:
+    """The remarks of OpenAI's ``prepare_data`` tool beyond the markers, each at the lines it concerns."""
+    findings: list[Finding] = []
+    for line, example in examples:
+        extra = sorted(example.model_extra or {})
+        if extra:
+            findings.append(warning(line, "extra_key", f"keys besides prompt and completion: {extra} (OpenAI's "
+                                    "prepare_data removes them; caretune ignores them)"))
+        for kind, marker in ((_SEPARATOR, markers.separator), (_STOP, markers.stop)):
+            text = getattr(example, kind.field)
+            if marker and text.endswith(marker) and marker in text[: -len(marker)]:
+                findings.append(warning(line, f"repeated_{kind.code}", f"the {kind.name} {marker!r} also occurs "
+                                        f"inside the {kind.field} ({text.count(marker)} times in all): in a "
+                                        "multi-turn prompt, earlier turns; the model answers after the last"))
+        if len(example.prompt) + len(example.completion) > _LONGEST_EXAMPLE_CHARS:
+            findings.append(warning(line, "long_example", f"over {_LONGEST_EXAMPLE_CHARS} characters"))
+    return findings + _file_remarks([example for _, example in examples])
+
+
+def _file_remarks(examples: list[LegacyExample]) -> list[Finding]:
+    """Remarks on the file as a whole: shared prefixes, upper case, identical texts."""
+    findings: list[Finding] = []
+    for field, longest in (("prompt", _LONGEST_PROMPT_PREFIX), ("completion", _LONGEST_COMPLETION_PREFIX)):
+        texts = [getattr(example, field) for example in examples]
+        if len(texts) > 1 and len(set(texts)) == 1:
+            findings.append(error(None, f"identical_{field}s", f"every {field} is the same: {texts[0][:60]!r}"))
+            continue
+        prefix = os.path.commonprefix(texts) if texts else ""
+        if len(prefix) > longest:
+            findings.append(warning(None, f"common_{field}_prefix", f"every {field} starts with {prefix!r}: OpenAI's "
+                                    f"prepare_data recommends removing it (a fine-tune needs no instruction)"))
+        letters = [c for text in texts for c in text if c.isalpha()]
+        upper = sum(c.isupper() for c in letters)
+        if upper * 2 > len(letters) - upper:
+            findings.append(warning(None, f"upper_case_{field}", f"more than a third of the {field}s' letters "
+                                    "are upper-case, which tends to train worse"))
+    return findings

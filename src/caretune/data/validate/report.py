@@ -19,7 +19,7 @@ from caretune.data.validate.examples import (
     turns_of,
 )
 from caretune.data.validate.findings import Finding, error, warning
-from caretune.data.validate.legacy import LegacyMarkers, check_markers
+from caretune.data.validate.legacy import LegacyMarkers, check_like_prepare_data, check_markers
 from caretune.data.validate.read import Record, parse_lines, read_text
 from caretune.data.validate.tokens import (
     TokenStats,
@@ -96,8 +96,9 @@ def analyse(
     findings += format_findings + example_findings + _file_findings(examples)
     markers = None
     if fmt == "completion":
-        markers, marker_findings = check_markers(list(examples.items()))
-        findings += marker_findings
+        legacy = list(examples.items())
+        markers, marker_findings = check_markers(legacy)
+        findings += marker_findings + check_like_prepare_data(legacy, markers)
     counts = [(line, count_tokens(turns_of(ex), tokenizer)) for line, ex in examples.items()]
     tokens, length_findings = check_lengths(counts, tokenizer, context_length or default_context_length(tokenizer))
     findings += length_findings

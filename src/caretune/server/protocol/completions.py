@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from caretune.engines.base import Engine, FinishReason, Logprobs, Prompt
 from caretune.engines.params import Candidates, SamplingParams
@@ -25,6 +25,15 @@ class CompletionRequest(SamplingRequest):
     best_of: Candidates | None = None
     logprobs: CompletionLogprobs | None = None
     echo: bool = False
+    engine: str | None = Field(None, description="The openai 0.x SDK's name for the model; `model` wins if both.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_names_the_model(cls, data: Any) -> Any:
+        """``engine`` (what the 0.x SDK's ``engine=`` means) stands for ``model`` when no model is given."""
+        if isinstance(data, dict) and data.get("model") is None and data.get("engine") is not None:
+            return {**data, "model": data["engine"]}
+        return data
 
     def prompts(self) -> list[Prompt]:
         """The request's prompts: one text or token array, or a list of either."""
@@ -37,6 +46,16 @@ class CompletionRequest(SamplingRequest):
         return self._sampling_params(
             engine, prompt, "prompt", self.max_tokens, best_of=self.best_of, logprobs=self.logprobs, echo=self.echo
         )
+
+
+class EngineCompletionRequest(CompletionRequest):
+    """``POST /v1/engines/{engine}/completions`` (the 0.x SDK's ``engine=``): the path names the model."""
+
+    model: str | None = Field(None, min_length=1)  # type: ignore[assignment]
+
+    def for_engine(self, engine: str) -> CompletionRequest:
+        """The request as ``/v1/completions`` takes it: the body's ``model`` if given, else the path's engine."""
+        return self.model_copy(update={"model": self.model or engine})
 
 
 class CompletionChoice(BaseModel):

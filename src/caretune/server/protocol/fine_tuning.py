@@ -2,24 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from caretune.runs.hyperparameters import JOB_KNOBS, Auto, BatchSize, LearningRateMultiplier, NEpochs
+from caretune.runs.hyperparameters import (
+    JOB_KNOBS,
+    Auto,
+    BatchSize,
+    LearningRateMultiplier,
+    NEpochs,
+    PromptLossWeight,
+)
 from caretune.server.protocol.common import Request
+
+# OpenAI's limits on a job's metadata: 16 pairs, keys up to 64 characters, values up to 512.
+Metadata = Annotated[
+    dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=512)]], Field(max_length=16)
+]
+
+
+# The part of a fine-tuned model's id a job may choose.
+Suffix = Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")]
 
 
 class Hyperparameters(Request):
-    """OpenAI's three knobs; ``auto`` (also when left out) lets caretune choose from the data size."""
+    """OpenAI's three knobs; ``auto`` (also when left out) lets caretune choose from the data size. The legacy
+    fine-tunes API's ``prompt_loss_weight`` is accepted here too (left out: the reply's tokens only)."""
 
     n_epochs: Auto | NEpochs | None = None
     batch_size: Auto | BatchSize | None = None
     learning_rate_multiplier: Auto | LearningRateMultiplier | None = None
+    prompt_loss_weight: PromptLossWeight | None = None
 
     def with_auto(self) -> dict[str, Any]:
-        """Every knob, ``auto`` where none was given: what a new job records and trains with."""
-        return {name: "auto" if getattr(self, name) is None else getattr(self, name) for name in JOB_KNOBS}
+        """Every knob, ``auto`` where none was given (and the prompt weight if given): what a new job records
+        and trains with."""
+        knobs: dict[str, Any] = {name: "auto" if getattr(self, name) is None else getattr(self, name)
+                                 for name in JOB_KNOBS}
+        if self.prompt_loss_weight is not None:
+            knobs["prompt_loss_weight"] = self.prompt_loss_weight
+        return knobs
 
 
 class SupervisedMethod(Request):
@@ -41,9 +64,10 @@ class FineTuningJobRequest(Request):
     validation_file: str | None = None
     hyperparameters: Hyperparameters | None = None
     method: Method | None = None
-    suffix: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")
+    suffix: Suffix | None = None
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
-    metadata: dict[str, str] | None = None
+    metadata: Metadata | None = None
+    integrations: list[Any] | None = Field(None, description="Not supported: a non-empty list is refused.")
     knowledge: str | None = Field(
         None, description="caretune extension: a knowledge base of this server to train with (and answer from)."
     )
@@ -69,7 +93,7 @@ class FineTuningJob(BaseModel):
     model: str
     fine_tuned_model: str | None = None
     organization_id: str
-    status: Literal["validating_files", "queued", "running", "succeeded", "failed", "cancelled"]
+    status: Literal["validating_files", "queued", "running", "paused", "succeeded", "failed", "cancelled"]
     hyperparameters: dict[str, Any]
     method: dict[str, Any] | None = None
     training_file: str
@@ -107,10 +131,15 @@ class FineTuningJobEventList(BaseModel):
 
 
 class CheckpointMetrics(BaseModel):
+    """What training had measured when the checkpoint was saved (OpenAI's names)."""
+
     step: float | None = None
     train_loss: float | None = None
+    train_mean_token_accuracy: float | None = None
     valid_loss: float | None = None
+    valid_mean_token_accuracy: float | None = None
     full_valid_loss: float | None = None
+    full_valid_mean_token_accuracy: float | None = None
 
 
 class FineTuningJobCheckpoint(BaseModel):

@@ -1,8 +1,11 @@
-"""``/v1/fine_tuning/jobs``: create, list, get and cancel jobs; their events and checkpoints."""
+"""``/v1/fine_tuning/jobs``: create, list, get, cancel, pause and resume jobs; their events and checkpoints."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+import re
+from collections.abc import Callable
+
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from caretune.server import serving_jobs
@@ -16,11 +19,13 @@ from caretune.server.protocol.fine_tuning import (
     FineTuningJobRequest,
 )
 from caretune.server.state import ServerState
+from caretune.storage.jobs import Job
 
 router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["fine-tuning"], dependencies=[Depends(require_api_key)])
 
 _AFTER = Query(None, description="Id of the last object of the previous page.")
 _LIMIT = Query(20, ge=1, le=100)
+_METADATA_PARAM = re.compile(r"metadata\[(.+)\]")
 
 
 @router.post("", response_model=FineTuningJob)
@@ -33,13 +38,17 @@ def create_job(
 
 @router.get("", response_model=FineTuningJobList)
 def list_jobs(
+    http: Request,
     after: str | None = _AFTER,
     limit: int = _LIMIT,
     session: Session = Depends(get_session),
     state: ServerState = Depends(get_state),
 ) -> FineTuningJobList:
-    """Jobs, newest first."""
-    return serving_jobs.list_jobs(session, state.settings.org, after, limit)
+    """Jobs, newest first; ``metadata[KEY]=VALUE`` (repeatable) keeps those whose metadata has that pair."""
+    metadata = {
+        match[1]: value for name, value in http.query_params.multi_items() if (match := _METADATA_PARAM.fullmatch(name))
+    }
+    return serving_jobs.list_jobs(session, state.settings.org, after, limit, metadata)
 
 
 @router.get("/{fine_tuning_job_id}", response_model=FineTuningJob)
@@ -50,12 +59,22 @@ def get_job(
     return serving_jobs.to_object(serving_jobs.get_job(session, fine_tuning_job_id), state.settings.org)
 
 
-@router.post("/{fine_tuning_job_id}/cancel", response_model=FineTuningJob)
-def cancel_job(
-    fine_tuning_job_id: str, session: Session = Depends(get_session), state: ServerState = Depends(get_state)
-) -> FineTuningJob:
-    """Cancel a job that has not finished."""
-    return serving_jobs.to_object(serving_jobs.cancel_job(state, session, fine_tuning_job_id), state.settings.org)
+def _job_action(action: str, move: Callable[[ServerState, Session, str], Job], summary: str) -> None:
+    """``POST /{fine_tuning_job_id}/{action}``: ``move`` the job, answer with it as it then stands."""
+
+    def act(
+        fine_tuning_job_id: str, session: Session = Depends(get_session), state: ServerState = Depends(get_state)
+    ) -> FineTuningJob:
+        return serving_jobs.to_object(move(state, session, fine_tuning_job_id), state.settings.org)
+
+    router.post(f"/{{fine_tuning_job_id}}/{action}", response_model=FineTuningJob, name=f"{action}_job",
+                description=summary)(act)
+
+
+_job_action("cancel", serving_jobs.cancel_job, "Cancel a job that has not finished.")
+_job_action("pause", serving_jobs.pause_job,
+            "Pause a queued or running job; a running one stops at a checkpoint that a resume continues from.")
+_job_action("resume", serving_jobs.resume_job, "Queue a paused job again.")
 
 
 @router.get("/{fine_tuning_job_id}/events", response_model=FineTuningJobEventList)

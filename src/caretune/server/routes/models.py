@@ -7,26 +7,40 @@ from fastapi import APIRouter, Depends
 from caretune.server.auth import require_api_key
 from caretune.server.catalog import ServedModel
 from caretune.server.dependencies import get_state
+from caretune.server.errors import NotFound
 from caretune.server.protocol.models import ModelCard, ModelDeleted, ModelList
 from caretune.server.state import ServerState
 
 router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[Depends(require_api_key)])
 
 
-def _card(model: ServedModel) -> ModelCard:
-    return ModelCard(id=model.id, created=model.created, owned_by=model.owned_by)
+def _card(model: ServedModel, model_id: str | None = None) -> ModelCard:
+    """``model``'s card, under ``model_id`` when that is an alias of it."""
+    return ModelCard(id=model_id or model.id, created=model.created, owned_by=model.owned_by, root=model.id)
+
+
+def _alias_cards(state: ServerState) -> list[ModelCard]:
+    """A card per alias whose model exists (an alias may name a fine-tune still training)."""
+    cards = []
+    for alias in state.catalog.aliases():
+        try:
+            cards.append(_card(state.catalog.get(alias), alias))
+        except NotFound:
+            continue
+    return cards
 
 
 @router.get("", response_model=ModelList)
 def list_models(state: ServerState = Depends(get_state)) -> ModelList:
-    """Base models and every succeeded fine-tune."""
-    return ModelList(data=[_card(m) for m in state.catalog.all()])
+    """Base models, every succeeded fine-tune, then the aliases (``root`` names the model each points to)."""
+    return ModelList(data=[_card(m) for m in state.catalog.all()] + _alias_cards(state))
 
 
 @router.get("/{model_id:path}", response_model=ModelCard)
 def get_model(model_id: str, state: ServerState = Depends(get_state)) -> ModelCard:
-    """One model (ids of fine-tunes contain colons; base names may contain slashes)."""
-    return _card(state.catalog.get(model_id))
+    """One model (ids of fine-tunes contain colons; base names may contain slashes); an alias's card has the
+    alias as ``id`` and its model as ``root``."""
+    return _card(state.catalog.get(model_id), model_id)
 
 
 @router.delete("/{model_id:path}", response_model=ModelDeleted)

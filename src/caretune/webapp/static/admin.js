@@ -76,7 +76,7 @@ async function selectJob(job) {
 
 async function refreshModels() {
   const { data } = await api("/v1/models");
-  byId("models").replaceChildren(...data.map((m) => el("li", {}, el("strong", { text: m.id }), el("span", { class: "when", text: `owned by ${m.owned_by}` }))));
+  byId("models").replaceChildren(...data.map((m) => el("li", {}, el("strong", { text: m.id }), el("span", { class: "when", text: m.root === m.id ? `owned by ${m.owned_by}` : `alias of ${m.root}` }))));
 }
 
 function size(bytes) {

@@ -22,7 +22,8 @@ function fillPicker(select, models, saved) {
   if (models.some((m) => m.id === saved)) select.value = saved;
 }
 
-function pickModels(models) {
+function pickModels(listed) {
+  const models = listed.filter((m) => m.root === m.id);  // an alias (ada, ...) is another name for one of these
   fillPicker(byId("model"), models, localStorage.getItem("caretune.model"));
   fillPicker(byId("model-b"), models, localStorage.getItem("caretune.modelB") ?? models[1]?.id);
 }
