@@ -23,6 +23,7 @@ OPTIONS = {
     ("serve",): (ServerSettings, [
         "--host", "--port", "--database-url", "--data-dir", "--no-auth", "--max-loaded-models", "--max-upload-mb",
         "--model", "--knowledge", "--engine", "--threads", "--max-queue", "--alias", "--gpt3-aliases",
+        "--handoff-threshold", "--handoff-message",
     ]),
     ("prepare",): (PrepareConfig, [
         "--out", "--input-format", "--format", "--system-prompt", "--brand", "--min-turns", "--max-turns",
@@ -32,7 +33,7 @@ OPTIONS = {
     ("eval",): (EvalConfig, [
         "--model", "--data", "--questions", "--out", "--train", "--base", "--limit", "--seed", "--engine",
         "--threads", "--max-tokens", "--temperature", "--text-column", "--system", "--samples", "--reuse",
-        "--compare",
+        "--compare", "--off-domain",
     ]),
     ("keys", "create"): (ServerSettings, ["--name", "--database-url", "--data-dir"]),
     ("keys", "list"): (ServerSettings, ["--database-url", "--data-dir"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -58,7 +59,12 @@ def test_a_model_with_knowledge_answers_with_its_sources(kb_server: str) -> None
     assert [c["id"] for c in first] == [c["id"] for c in citations]
     assert all("context" not in (c.choices[0].delta.model_extra or {}) for c in chunks[1:] if c.choices)
     with httpx.Client(base_url=kb_server, timeout=60) as http:
+        deadline = time.monotonic() + 30  # uses are counted in a worker thread, after the answer is sent
         uses = http.get("/knowledge/uses").json()["data"]
+        while not uses or uses[0]["uses"] < 2:
+            assert time.monotonic() < deadline, uses
+            time.sleep(0.1)
+            uses = http.get("/knowledge/uses").json()["data"]
     assert uses[0]["title"] == "Gift cards" and uses[0]["uses"] >= 2
 
 

@@ -27,6 +27,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 GEMMA, LLAMA = "tiny-gemma", "tiny-llama"
+BOT = "acme-bot"  # a fine-tune calibrated to hand over when its knowledge base does not cover a question
+MODELS = (LLAMA, GEMMA, BOT)
 KNOWLEDGE_BASE = "acme"  # the tiny Gemma answers from it
 # Screenshots go to a temporary folder, so a test run leaves the checkout clean; set
 # CARETUNE_SCREENSHOTS=docs/screenshots to refresh the README's pictures.
@@ -34,22 +36,31 @@ SCREENSHOTS_ENV = "CARETUNE_SCREENSHOTS"
 
 
 @pytest.fixture(scope="session")
-def webapp_settings(tiny_gemma_dir: Path, tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """Two tiny models (so compare mode has two; the Gemma answers from a knowledge base), auth on (so the
-    page must ask for a key), no job worker.
+def webapp_settings(
+    tiny_gemma_dir: Path, tiny_llama_dir: Path, tiny_llama_run: Path, tmp_path_factory: pytest.TempPathFactory
+):
+    """Tiny models (two bases, so compare mode has two; the Gemma answers from a knowledge base, and the bot,
+    a fine-tune, answers from it too and hands over what it does not cover), auth on (so the page must ask
+    for a key), no job worker.
 
     The tiny Llama comes first, so it is the page's default model: it generates faster than the tiny Gemma
     with the transformers engine, and most tests only need some streamed reply.
     """
+    import shutil
+
     from caretune.knowledge import KnowledgeBase
+    from caretune.runs.info import RunInfo
     from caretune.server.settings import ServerSettings
     from tests.knowledge.test_knowledge import POLICIES
+    from tests.server.test_handoff_api import BY_SIMILARITY
 
+    bot = shutil.copytree(tiny_llama_run, tmp_path_factory.mktemp("webapp_runs") / BOT)
+    RunInfo.load(bot).model_copy(update={"handoff": BY_SIMILARITY}).save(bot)
     settings = ServerSettings(
         port=free_port(),
         data_dir=tmp_path_factory.mktemp("webapp_server"),
-        models=[f"{LLAMA}={tiny_llama_dir}", f"{GEMMA}={tiny_gemma_dir}"],
-        knowledge=[f"{GEMMA}={KNOWLEDGE_BASE}"],
+        models=[f"{LLAMA}={tiny_llama_dir}", f"{GEMMA}={tiny_gemma_dir}", f"{BOT}={bot}"],
+        knowledge=[f"{GEMMA}={KNOWLEDGE_BASE}", f"{BOT}={KNOWLEDGE_BASE}"],
         engine="transformers",
         run_worker=False,
     )

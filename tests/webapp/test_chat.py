@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from tests.server.live import free_port, running_server
 from tests.webapp.browsing import ask, wait_for_replies
+from tests.webapp.conftest import MODELS
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +28,7 @@ def test_asks_for_a_key_then_streams_a_reply_kept_across_reloads(make_context, w
     expect(dialog).to_be_visible()
     page.get_by_role("textbox", name="Key").fill(webapp_key)
     page.get_by_role("textbox", name="Key").press("Enter")
-    expect(page.locator("#model option")).to_have_count(2)
+    expect(page.locator("#model option")).to_have_count(len(MODELS))
 
     page.evaluate(_COUNT_UPDATES)
     page.locator("#input").type("where is my parcel")
@@ -80,6 +81,6 @@ def test_a_no_auth_server_asks_for_no_key(browser, webapp_settings, tmp_path) ->
         context = browser.new_context(base_url=api_url.removesuffix("/v1"))
         page = context.new_page()
         page.goto("/")
-        expect(page.locator("#model option")).to_have_count(2)
+        expect(page.locator("#model option")).to_have_count(len(MODELS))
         expect(page.get_by_role("dialog", name="API key")).to_have_count(0)
         context.close()

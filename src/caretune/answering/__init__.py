@@ -5,6 +5,10 @@ passages it was given.
 ``caretune eval`` all build their prompts here, so what is evaluated is what customers get.
 """
 
-from caretune.answering.answer import PreparedAnswer, conversation_prompt, knowledge_of, prepare_answer
+from caretune.answering.answer import PreparedAnswer, conversation_prompt, handoff_of, knowledge_of, prepare_answer
+from caretune.answering.decision import Decision, Signals, signals_of
 
-__all__ = ["PreparedAnswer", "conversation_prompt", "knowledge_of", "prepare_answer"]
+__all__ = [
+    "Decision", "PreparedAnswer", "Signals", "conversation_prompt", "handoff_of", "knowledge_of", "prepare_answer",
+    "signals_of",
+]

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel
 
+from caretune.answering.decision import Decision, decide
 from caretune.engines.base import Engine
 from caretune.knowledge import Passage, grounded_system, open_knowledge, search, search_query
-from caretune.runs.info import KnowledgeSettings
+from caretune.runs.info import HandoffSettings, KnowledgeSettings
 
 Messages = Sequence[dict[str, str]]
 
@@ -25,6 +26,7 @@ class PreparedAnswer(BaseModel):
     prompt_tokens: int
     passages: list[Passage] = []
     dropped_turns: int = 0  # the oldest turns left out so the conversation fits the context
+    decision: Decision = Decision()  # answer, ask back or hand off (``decision.py``)
 
 
 def knowledge_of(engine: Engine, override: KnowledgeSettings | None = None) -> KnowledgeSettings | None:
@@ -32,12 +34,26 @@ def knowledge_of(engine: Engine, override: KnowledgeSettings | None = None) -> K
     return override or engine.prompting.knowledge
 
 
+def handoff_of(engine: Engine, overrides: dict | None = None) -> HandoffSettings | None:
+    """When a model hands over: as ``caretune eval`` calibrated its run, with what the server sets over it
+    (``overrides``: a threshold, a message)."""
+    own = engine.prompting.handoff
+    return (own or HandoffSettings()).model_copy(update=overrides) if overrides else own
+
+
 def prepare_answer(
-    engine: Engine, messages: Messages, knowledge: KnowledgeSettings | None = None, reply_tokens: int | None = None
+    engine: Engine,
+    messages: Messages,
+    knowledge: KnowledgeSettings | None = None,
+    reply_tokens: int | None = None,
+    handoff: HandoffSettings | None = None,
 ) -> PreparedAnswer:
     """The prompt for the agent's next turn: the request's own system message (else the run's instructions),
-    the passages found for the conversation, and the latest turns that leave room for ``reply_tokens``."""
-    passages = _retrieve(knowledge, messages)
+    the passages found for the conversation, and the latest turns that leave room for ``reply_tokens``; and
+    whether to send it (``handoff``: the calibrated decision; triggers apply without one)."""
+    query = search_query(messages)
+    passages = _retrieve(knowledge, query)
+    decision = decide(messages, query, passages if knowledge else None, handoff)
     own = [m["content"] for m in messages if m["role"] == "system"]
     system = grounded_system(own[0] if own else engine.system_prompt, passages)
     lead = [{"role": "system", "content": system}] if system else []
@@ -50,7 +66,9 @@ def prepare_answer(
             break
         cut = _oldest_exchange(turns)
         turns, dropped = turns[cut:], dropped + cut
-    return PreparedAnswer(prompt=prompt, prompt_tokens=tokens, passages=passages, dropped_turns=dropped)
+    return PreparedAnswer(
+        prompt=prompt, prompt_tokens=tokens, passages=passages, dropped_turns=dropped, decision=decision
+    )
 
 
 def conversation_prompt(engine: Engine, messages: Messages) -> str:
@@ -59,10 +77,10 @@ def conversation_prompt(engine: Engine, messages: Messages) -> str:
     return prepare_answer(engine, messages, knowledge_of(engine)).prompt
 
 
-def _retrieve(knowledge: KnowledgeSettings | None, messages: Messages) -> list[Passage]:
+def _retrieve(knowledge: KnowledgeSettings | None, query: str) -> list[Passage]:
     if knowledge is None:
         return []
-    return search(open_knowledge(knowledge.path), search_query(messages), knowledge.passages)
+    return search(open_knowledge(knowledge.path), query, knowledge.passages)
 
 
 def _fits(engine: Engine, prompt_tokens: int, reply_tokens: int | None) -> bool:

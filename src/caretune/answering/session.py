@@ -9,11 +9,12 @@ from collections.abc import Iterator
 
 from pydantic import ValidationError
 
-from caretune.answering.answer import knowledge_of, prepare_answer
+from caretune.answering.answer import handoff_of, knowledge_of, prepare_answer
+from caretune.answering.decision import Decision
 from caretune.engines.base import Engine
 from caretune.engines.params import SamplingParams
 from caretune.errors import InputError
-from caretune.runs.info import KnowledgeSettings
+from caretune.runs.info import HandoffSettings, KnowledgeSettings
 
 
 class ChatSession:
@@ -29,6 +30,7 @@ class ChatSession:
         self.knowledge = knowledge_of(engine, knowledge)
         self.history: list[dict[str, str]] = []
         self.last_sources: list = []  # the passages the last reply was given
+        self.last_decision = Decision()  # whether the last reply answered, asked back or handed over
 
     def reset(self) -> None:
         """Forget the conversation (the system prompt and parameters stay)."""
@@ -58,14 +60,21 @@ class ChatSession:
     def reply(self, user_text: str) -> Iterator[str]:
         """Stream the agent's reply to `user_text`; both turns join the history once it is complete."""
         messages = self._messages() + [{"role": "user", "content": user_text}]
-        answer = prepare_answer(self.engine, messages, self.knowledge, self.params.max_tokens)
+        handoff = handoff_of(self.engine)
+        answer = prepare_answer(self.engine, messages, self.knowledge, self.params.max_tokens, handoff)
         self.last_sources = answer.passages
+        self.last_decision = answer.decision
         params = self.params.model_copy(update={"stop": self.params.stop or self.engine.default_stop, "n": 1})
         parts: list[str] = []
-        for event in self.engine.stream(answer.prompt, params):
-            if event.text:
-                parts.append(event.text)
-                yield event.text
+        if answer.decision.action != "answer":  # the terminal has no agent queue: the customer is told so
+            settings = handoff or HandoffSettings()
+            parts.append(settings.message if answer.decision.action == "handoff" else settings.clarify_message)
+            yield parts[0]
+        else:
+            for event in self.engine.stream(answer.prompt, params):
+                if event.text:
+                    parts.append(event.text)
+                    yield event.text
         self.history += [
             {"role": "user", "content": user_text},
             {"role": "assistant", "content": "".join(parts).strip()},

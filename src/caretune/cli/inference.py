@@ -101,5 +101,8 @@ def _handle(session, line: str) -> None:
         for delta in session.reply(line):
             typer.echo(delta, nl=False)
         typer.echo()
-        if session.last_sources:
+        decision = session.last_decision
+        if decision.action != "answer":
+            typer.echo(f"({decision.action}: {decision.reason})")
+        elif session.last_sources:
             typer.echo(f"(from: {', '.join(dict.fromkeys(p.title for p in session.last_sources))})")

@@ -10,12 +10,25 @@ from caretune.evaluation.tables import reported_metrics
 _KIND_COLOURS = {"model": "#3b6ea8", "few-shot": "#d08c2f", "retrieval": "#6a9a4a"}
 
 
-def metric_chart(report: EvalReport, metric: str) -> bytes:
-    """A horizontal bar per system (colour = model or baseline), its value written at the bar's end."""
+def _pyplot():  # noqa: ANN202
     import matplotlib
 
     matplotlib.use("Agg")  # no display: charts are files
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:  # noqa: ANN001
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    _pyplot().close(fig)
+    return buffer.getvalue()
+
+
+def metric_chart(report: EvalReport, metric: str) -> bytes:
+    """A horizontal bar per system (colour = model or baseline), its value written at the bar's end."""
+    plt = _pyplot()
 
     systems = [s for s in report.systems if s.metrics.get(metric) is not None]
     values = [float(s.metrics[metric]) for s in systems]
@@ -27,10 +40,25 @@ def metric_chart(report: EvalReport, metric: str) -> bytes:
     ax.margins(x=0.2)
     ax.tick_params(labelsize=8)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    return buffer.getvalue()
+    return _png(fig)
+
+
+def risk_coverage_chart(report: EvalReport) -> bytes | None:
+    """Quality of the answered in-domain turns against the share answered, per system, the calibrated
+    threshold's share marked: how much answering less buys."""
+    h = report.handoff
+    if h is None or not h.risk_coverage:
+        return None
+    fig, ax = _pyplot().subplots(figsize=(6.4, 4.0))
+    for system, points in h.risk_coverage.items():
+        ax.plot([p.coverage for p in points], [p.quality for p in points], marker=".", label=system)
+    ax.axvline(h.in_domain_answered, color="grey", linestyle="--", label=f"threshold {h.threshold:.2f}")
+    ax.set_xlabel("share of in-domain turns answered (most confident first)", fontsize=9)
+    ax.set_ylabel("semantic similarity of answered turns", fontsize=9)
+    ax.set_title("Risk-coverage", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
 
 
 def all_charts(report: EvalReport) -> dict[str, bytes]:

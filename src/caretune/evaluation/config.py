@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from caretune.engines.loading import ENGINE_HELP, THREADS_HELP, EngineName
 from caretune.evaluation.schema import Mode
@@ -44,6 +44,11 @@ class EvalConfig(BaseModel):
     questions: Path | None = Field(
         None, description="CSV or JSONL of customer messages: reference-free scoring (on-topic, leaks...)."
     )
+    off_domain: Path | None = Field(
+        None,
+        description="CSV or JSONL of other companies' customers' messages: calibrate when the first model hands "
+        "over (against --data's questions) and write it into its run.",
+    )
     train: Path | None = Field(
         None, description="Training JSONL for the baselines (retrieval, few-shot examples); default: beside --data."
     )
@@ -65,6 +70,12 @@ class EvalConfig(BaseModel):
     reuse: Path | None = Field(
         None, description="A previous report directory: reuse its replies where model, turns and settings match."
     )
+
+    @model_validator(mode="after")
+    def _off_domain_needs_conversations(self) -> EvalConfig:
+        if self.off_domain is not None and self.data is None:
+            raise ValueError("--off-domain calibrates against held-out conversations: pass --data, not --questions")
+        return self
 
     @property
     def generation(self) -> dict:

@@ -7,7 +7,7 @@ from html import escape
 
 from caretune.evaluation.markdown import speaker, summary_lines
 from caretune.evaluation.schema import METRICS, EvalReport, Sample
-from caretune.evaluation.tables import Table, brand_table, metrics_table, paired_table
+from caretune.evaluation.tables import Table, brand_table, handoff_table, metrics_table, paired_table
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#222}
@@ -49,19 +49,22 @@ def _sample(number: int, sample: Sample) -> str:
     )
 
 
-def render_html(report: EvalReport, charts: dict[str, bytes]) -> str:
+def _image(alt: str, png: bytes) -> str:
+    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def render_html(report: EvalReport, charts: dict[str, bytes], risk_chart: bytes | None = None) -> str:
     """The whole report as one HTML document with no external resources."""
-    images = "".join(
-        f'<img alt="{escape(METRICS[m].label)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-        for m, png in charts.items()
-    )
-    brands, paired = brand_table(report), paired_table(report)
+    images = "".join(_image(METRICS[m].label, png) for m, png in charts.items())
+    brands, paired, handoff = brand_table(report), paired_table(report), handoff_table(report)
     body = [
         f"<h1>caretune evaluation ({report.mode})</h1>",
         "<ul>" + "".join(f"<li>{escape(line)}</li>" for line in summary_lines(report)) + "</ul>",
         "<h2>Metrics</h2>",
         html_table(metrics_table(report)),
         *(["<h2>Is the difference real? (paired, per turn)</h2>", html_table(paired)] if paired is not None else []),
+        *(["<h2>When the bot hands over (out of fold)</h2>", html_table(handoff)] if handoff is not None else []),
+        *([_image("Risk-coverage", risk_chart)] if risk_chart else []),
         f'<h2>Charts</h2><div class="charts">{images}</div>',
         *(["<h2>Per brand</h2>", html_table(brands)] if brands is not None else []),
         "<h2>Sampled turns</h2>",

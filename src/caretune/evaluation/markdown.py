@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from caretune.evaluation.schema import METRICS, EvalReport, Sample
-from caretune.evaluation.tables import Table, brand_table, metrics_table, paired_table
+from caretune.evaluation.tables import Table, brand_table, handoff_table, metrics_table, paired_table
 
 
 def _cell(text: str) -> str:
@@ -45,13 +45,18 @@ def summary_lines(report: EvalReport) -> list[str]:
     ]
 
 
-def render_markdown(report: EvalReport, chart_files: dict[str, str]) -> str:
-    """The whole report; ``chart_files`` maps metric names to PNG paths relative to the report."""
+def render_markdown(report: EvalReport, chart_files: dict[str, str], risk_chart: str | None = None) -> str:
+    """The whole report; ``chart_files`` maps metric names to PNG paths relative to the report, ``risk_chart``
+    is the hand-off's risk-coverage plot."""
     parts = [f"# caretune evaluation ({report.mode})", "\n".join(f"- {line}" for line in summary_lines(report))]
     parts += ["## Metrics", md_table(metrics_table(report))]
     paired = paired_table(report)
     if paired is not None:
         parts += ["## Is the difference real? (paired, per turn)", md_table(paired)]
+    handoff = handoff_table(report)
+    if handoff is not None:
+        parts += ["## When the bot hands over (out of fold)", md_table(handoff)]
+        parts += [f"![Risk-coverage]({risk_chart})"] if risk_chart else []
     parts += ["## Charts"]
     parts += [f"![{METRICS[m].label}]({path})" for m, path in chart_files.items()]
     brands = brand_table(report)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from caretune.errors import InputError
-from caretune.evaluation.charts import all_charts
+from caretune.evaluation.charts import all_charts, risk_coverage_chart
 from caretune.evaluation.html import render_html
 from caretune.evaluation.markdown import render_markdown
 from caretune.evaluation.schema import EvalReport
 
 METRICS_FILE = "metrics.json"
+RISK_CHART = "charts/risk_coverage.png"
 
 
 def write_report(report: EvalReport, out: Path) -> list[Path]:
@@ -20,14 +21,17 @@ def write_report(report: EvalReport, out: Path) -> list[Path]:
     chart_files = {metric: f"charts/{metric}.png" for metric in charts}
     for metric, png in charts.items():
         (out / chart_files[metric]).write_bytes(png)
+    risk = risk_coverage_chart(report)
+    if risk is not None:
+        (out / RISK_CHART).write_bytes(risk)
     files = {
         METRICS_FILE: report.model_dump_json(indent=2),
-        "report.md": render_markdown(report, chart_files),
-        "report.html": render_html(report, charts),
+        "report.md": render_markdown(report, chart_files, RISK_CHART if risk else None),
+        "report.html": render_html(report, charts, risk),
     }
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8")
-    return [out / name for name in files] + [out / p for p in chart_files.values()]
+    return [out / name for name in files] + [out / p for p in chart_files.values()] + ([out / RISK_CHART] if risk else [])
 
 
 def read_report(path: Path) -> EvalReport:

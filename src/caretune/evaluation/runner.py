@@ -19,6 +19,7 @@ from caretune.evaluation.config import EvalConfig, ModelSpec
 from caretune.knowledge.embeddings import get_embedder
 from caretune.evaluation.fewshot import pick_examples
 from caretune.evaluation.hf_model import base_of, display_name, load_causal_lm
+from caretune.evaluation.handoff import HandoffReport, calibrate
 from caretune.evaluation.likelihood import score_turns
 from caretune.evaluation.outcomes import Outcome, load_outcomes, outcome_key
 from caretune.evaluation.questions import load_question_rows
@@ -220,6 +221,26 @@ def _outcomes(
     return outcomes
 
 
+def _calibrate_handoff(
+    config: EvalConfig, turns: list[Turn], outcomes: list[Outcome], scores: list[PerTurn]
+) -> HandoffReport:
+    """Fit the first model's hand-off on its held-out turns against ``--off-domain`` and write it into its
+    run (a hand-over message already set there is kept)."""
+    spec = ModelSpec.parse(config.models[0])
+    ref = resolve_ref(spec.ref)
+    knowledge = spec.knowledge_settings(ref.run.knowledge if ref.run else None)
+    if knowledge is None:
+        raise InputError("the hand-off is judged by the knowledge base: evaluate the model with one (REF@KB)")
+    rows = load_question_rows(config.off_domain, config.text_column, seed=config.seed)  # type: ignore[arg-type]
+    off = [Turn(history=[{"role": "user", "content": q.text}]) for q in rows]
+    quality = {o.name: s["semantic_similarity"] for o, s in zip(outcomes, scores) if o.kind == "model"}
+    report = calibrate(turns, off, knowledge, config.seed, quality)
+    if ref.run is not None and ref.run_dir is not None and ref.checkpoint is None:
+        kept = ref.run.handoff.model_dump(include={"message", "clarify_message"}) if ref.run.handoff else {}
+        ref.run.model_copy(update={"handoff": report.settings.model_copy(update=kept)}).save(ref.run_dir)
+    return report
+
+
 def _brand_counts(turns: list[Turn]) -> dict[str, int]:
     """Turns per brand, for the per-brand table (empty when the data has no brands)."""
     return dict(Counter(t.brand for t in turns if t.brand))
@@ -246,6 +267,7 @@ def evaluate(config: EvalConfig) -> tuple[EvalReport, list[Outcome]]:
         systems=[_score(o, turns, config.mode, s) for o, s in zip(outcomes, scores)],
         paired=_paired(outcomes, scores, config.seed),
         samples=_samples(turns, outcomes, config.n_samples, config.seed),
+        handoff=_calibrate_handoff(config, turns, outcomes, scores) if config.off_domain is not None else None,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         wall_time_s=time.perf_counter() - start,
     )

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from caretune.evaluation.handoff import HandoffReport
 from caretune.evaluation.paired import PairedDiff
 
 Mode = Literal["reference", "questions"]
@@ -93,5 +94,6 @@ class EvalReport(BaseModel):
     systems: list[SystemResult]
     paired: list[PairedDiff] = []  # the first model against each other system, per turn (older reports: none)
     samples: list[Sample]
+    handoff: HandoffReport | None = None  # the hand-off calibration, when off-domain questions were given
     created_at: str
     wall_time_s: float

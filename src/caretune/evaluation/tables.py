@@ -71,3 +71,22 @@ def brand_table(report: EvalReport) -> Table | None:
             values: Metrics = system.per_brand.get(brand, {})
             rows.append([brand, str(count), system.name, *(format_metric(m, values.get(m)) for m in metrics)])
     return Table(header=header, rows=rows)
+
+
+def handoff_table(report: EvalReport) -> Table | None:
+    """The hand-off calibration's figures (all out of fold), one per row."""
+    h = report.handoff
+    if h is None:
+        return None
+    rows = [
+        ["Questions (in-domain / off-domain)", f"{h.n_in_domain} / {h.n_off_domain}"],
+        ["AUROC of the confidence", f"{h.auroc:.3f}"],
+        *[[f"AUROC of {name} alone", f"{value:.3f}"] for name, value in h.signal_auroc.items()],
+        ["Threshold (equal error)", f"{h.threshold:.3f}"],
+        ["In-domain questions answered", f"{h.in_domain_answered:.1%}"],
+        ["Off-domain questions handed off or asked back", f"{h.off_domain_refused:.1%}"],
+        *[[f"{system}: similarity, all / answered turns", f"{h.quality_all[system]:.3f} / {value:.3f}"]
+          for system, value in h.quality_answered.items()],
+        ["Reasons", ", ".join(f"{k} {v}" for k, v in sorted(h.reasons.items())) or "—"],
+    ]
+    return Table(header=["Hand-off", "Value"], rows=rows)

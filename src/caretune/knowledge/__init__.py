@@ -6,6 +6,9 @@ Training (``caretune train --knowledge``) and the answering path use the same se
 
 from caretune.knowledge.layout import grounded_system, search_query
 from caretune.knowledge.search import Passage, search
-from caretune.knowledge.store import KnowledgeBase, forget_opened, open_knowledge
+from caretune.knowledge.store import KnowledgeBase, content_words, forget_opened, open_knowledge
 
-__all__ = ["KnowledgeBase", "Passage", "forget_opened", "grounded_system", "open_knowledge", "search", "search_query"]
+__all__ = [
+    "KnowledgeBase", "Passage", "content_words", "forget_opened", "grounded_system", "open_knowledge", "search",
+    "search_query",
+]

@@ -44,6 +44,14 @@ INSERT OR IGNORE INTO meta VALUES ('generation', '0');
 """
 
 
+def content_words(text: str) -> list[str]:
+    """The words of ``text`` that carry its meaning: words such as "can" or "my" would make BM25 rank
+    whatever policy says them (FTS5 has no stop list)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # loaded with the embedder anyway
+
+    return [w for w in re.findall(r"\w+", text.lower()) if w not in ENGLISH_STOP_WORDS]
+
+
 class StoredChunk(BaseModel):
     """A chunk as the base holds it: its id and where it came from."""
 
@@ -192,10 +200,7 @@ class KnowledgeBase:
 
     def lexical(self, query: str, limit: int) -> list[tuple[int, float]]:
         """(chunk id, BM25 score; higher is better) of the best lexical matches, best first."""
-        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # loaded with the embedder anyway
-
-        # Words such as "can" or "my" would make BM25 rank whatever policy says them; FTS5 has no stop list.
-        terms = [f'"{w}"' for w in re.findall(r"\w+", query.lower()) if w not in ENGLISH_STOP_WORDS]
+        terms = [f'"{w}"' for w in content_words(query)]
         if not terms:
             return []
         with self._connect() as db:

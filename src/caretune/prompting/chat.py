@@ -11,7 +11,7 @@ from typing import Any
 
 from caretune.prompting.format import choose_format
 from caretune.prompting.segments import Messages, render_prompt
-from caretune.runs.info import KnowledgeSettings
+from caretune.runs.info import HandoffSettings, KnowledgeSettings
 from caretune.runs.prompt_format import PromptFormat
 from caretune.runs.refs import ModelRef
 
@@ -25,6 +25,7 @@ class ChatPrompting:
     stop: list[str]
     system_prompt: str | None
     knowledge: KnowledgeSettings | None = None  # the knowledge base the run trained with
+    handoff: HandoffSettings | None = None  # when the run's bot hands over to a person (``caretune eval``)
 
     def render(self, messages: Messages) -> str:
         """The prompt for the next agent turn, exactly as given (``render_prompt``)."""
@@ -39,4 +40,6 @@ def load_prompting(ref: ModelRef) -> ChatPrompting:
     run = ref.run
     fmt = run.prompt_format if run else choose_format(tokenizer, ref.base or ref.model_id)
     stop = list(run.stop) if run and run.stop else list(fmt.stop)
-    return ChatPrompting(tokenizer, fmt, stop, run.system_prompt if run else None, run.knowledge if run else None)
+    if run is None:
+        return ChatPrompting(tokenizer, fmt, stop, None)
+    return ChatPrompting(tokenizer, fmt, stop, run.system_prompt, run.knowledge, run.handoff)

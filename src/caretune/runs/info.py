@@ -29,6 +29,26 @@ class KnowledgeSettings(BaseModel):
     passages: int = Field(3, ge=1, le=20)
 
 
+DEFAULT_HANDOFF_MESSAGE = (
+    "I'd like a member of our support team to help you with this. I've passed your conversation on, and "
+    "someone will reply here shortly."
+)
+DEFAULT_CLARIFY_MESSAGE = "Could you tell me a little more about what you need help with, so I can find the answer?"
+
+
+class HandoffSettings(BaseModel):
+    """When a model hands a customer to a person: a logistic model over its retrieval signals (fitted and
+    calibrated by ``caretune eval``), the confidence below which it does not answer, and what it says then."""
+
+    features: list[str] = Field(default_factory=list, description="signal names, in the order of ``weights``")
+    weights: list[float] = Field(default_factory=list)
+    bias: float = 0.0
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="below this confidence the bot does not answer")
+    message: str = Field(DEFAULT_HANDOFF_MESSAGE, min_length=1, description="what the customer is told on hand-off")
+    clarify_message: str = Field(DEFAULT_CLARIFY_MESSAGE, min_length=1)
+    fitted_on: dict[str, int] = Field(default_factory=dict, description="in-domain / off-domain examples fitted on")
+
+
 class RunInfo(BaseModel):
     """The contract between training and every stage that loads a run (engines, export, server, eval)."""
 
@@ -40,6 +60,7 @@ class RunInfo(BaseModel):
     stop: list[str]
     system_prompt: str | None
     knowledge: KnowledgeSettings | None = Field(None, description="the knowledge base training read, if any")
+    handoff: HandoffSettings | None = Field(None, description="the calibrated hand-off decision, if evaluated")
     hyperparameters: Hyperparameters
     data: dict[str, str] = Field(description="data file path -> sha256; the training file first")
     total_steps: int | None = Field(None, description="optimiser steps the run plans to take (for an ETA)")

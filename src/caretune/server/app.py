@@ -53,7 +53,7 @@ def build_state(settings: ServerSettings) -> ServerState:
         files=FileStore(settings.data_dir / "files"),
         catalog=Catalog(
             settings.models, sessions, settings.org, settings.aliases, settings.gpt3_aliases,
-            settings.served_knowledge(),
+            settings.served_knowledge(), settings.served_handoff(),
         ),
         engines=EnginePool(settings.max_loaded_models, settings.engine, settings.max_queue, settings.threads),
     )

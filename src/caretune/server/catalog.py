@@ -36,6 +36,7 @@ class ServedModel(BaseModel):
     owned_by: str
     fine_tuned: bool = False
     knowledge: KnowledgeSettings | None = None  # what it answers from, when the server says (else its run's)
+    handoff: dict = {}  # hand-off threshold / message the server sets over its run's (``handoff_of``)
 
 
 def parse_model_option(option: str) -> tuple[str, str]:
@@ -58,10 +59,12 @@ class Catalog:
         alias_options: Sequence[str] = (),
         gpt3_aliases: bool = True,
         knowledge: dict[str, KnowledgeSettings] | None = None,
+        handoff: dict[str, dict] | None = None,
     ) -> None:
         self._sessions = sessions
         self._org = org
         self._knowledge = knowledge or {}
+        self._handoff = handoff or {}
         started = int(time.time())
         self._bases = {
             name: ServedModel(id=name, source=source, created=started, owned_by=BASE_OWNER)
@@ -131,8 +134,9 @@ class Catalog:
                     code="model_not_found",
                 ) from None
         model = self._find(model_id)
-        knowledge = self._knowledge.get(model.id)
-        return model.model_copy(update={"knowledge": knowledge}) if knowledge else model
+        served = {"knowledge": self._knowledge.get(model.id), "handoff": self._handoff.get(model.id)}
+        served = {field: value for field, value in served.items() if value}
+        return model.model_copy(update=served) if served else model
 
     def _find(self, model_id: str) -> ServedModel:
         if model_id in self._bases:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from caretune.answering import PreparedAnswer, knowledge_of, prepare_answer
+from caretune.answering import PreparedAnswer, handoff_of, knowledge_of, prepare_answer
 from caretune.engines.base import Logprobs, StreamEvent
 from caretune.engines.params import SamplingParams
 from caretune.knowledge import Passage
@@ -29,6 +29,8 @@ from caretune.server.protocol.chat import (
 )
 from caretune.server.protocol.common import UsageInfo, now
 from caretune.server.serving_engine import Lease, leased_engine
+from caretune.runs.info import HandoffSettings
+from caretune.server.serving_conversations import bot_handoff
 from caretune.server.state import ServerState
 from caretune.storage.db import new_id
 from caretune.storage.passage_uses import count_uses
@@ -43,18 +45,77 @@ async def create_chat_completion(
         params = request.to_sampling_params(lease.engine, answer.prompt)
         if answer.passages:
             _count_uses_later(state, answer.passages)
-        context = AnswerContext.of(answer.passages)
+        context = AnswerContext.of(answer.passages, answer.decision)
+        if answer.decision.action != "answer":
+            return await _withhold(state, lease, request, answer, params, context)
         if not request.stream:
             return await _complete(lease, answer.prompt, params, context)
         return await lease.stream(_stream_chunks(request, lease, answer.prompt, params, context))
+
+
+def _handoff_settings(lease: Lease) -> HandoffSettings:
+    return handoff_of(lease.engine, lease.model.handoff) or HandoffSettings()
 
 
 async def _prepare(lease: Lease, request: ChatCompletionRequest) -> PreparedAnswer:
     """The answer's prompt; retrieval (an embedding and two index lookups) runs off the event loop, and
     a model without knowledge pays no thread hop before its first token."""
     knowledge = knowledge_of(lease.engine, lease.model.knowledge)
-    args = (lease.engine, request.conversation(), knowledge, request.reply_tokens)
+    handoff = handoff_of(lease.engine, lease.model.handoff)
+    args = (lease.engine, request.conversation(), knowledge, request.reply_tokens, handoff)
     return await run_in_threadpool(prepare_answer, *args) if knowledge else prepare_answer(*args)
+
+
+async def _withhold(
+    state: ServerState,
+    lease: Lease,
+    request: ChatCompletionRequest,
+    answer: PreparedAnswer,
+    params: SamplingParams,
+    context: AnswerContext | None,
+) -> ChatCompletionResponse | StreamingResponse:
+    """The bot does not answer: the customer gets the hand-over (or asking-back) message; on a hand-off the
+    answer it would have given is drafted for the agent, and the chat app's conversation joins the queue."""
+    settings = _handoff_settings(lease)
+    decision = answer.decision
+    text = settings.message if decision.action == "handoff" else settings.clarify_message
+    completion_tokens = 0
+    if decision.action == "handoff":
+        draft = await run_in_threadpool(lease.engine.complete, answer.prompt, params.model_copy(update={"n": 1}))
+        completion_tokens = draft.completion_tokens
+        if request.conversation_id:
+            await run_in_threadpool(_queue_for_agent, state, request.conversation_id, decision.reason,
+                                    draft.choices[0].text.strip())
+    usage = UsageInfo.of(answer.prompt_tokens, completion_tokens)
+    if request.stream:
+        return await lease.stream(_message_chunks(request, lease.model.id, text, params.n, context, usage))
+    return ChatCompletionResponse(
+        id=new_id("chatcmpl-"), created=now(), model=lease.model.id,
+        choices=[
+            ChatChoice(index=i, message=AssistantMessage(content=text, context=context), finish_reason="stop")
+            for i in range(params.n)
+        ],
+        usage=usage,
+    )
+
+
+def _queue_for_agent(state: ServerState, conversation_id: str, reason: str | None, draft: str) -> None:
+    with state.sessions() as session:
+        bot_handoff(session, conversation_id, reason or "low_confidence", draft)
+
+
+async def _message_chunks(
+    request: ChatCompletionRequest, model: str, text: str, n: int, context: AnswerContext | None, usage: UsageInfo
+) -> AsyncIterator[ChatCompletionChunk]:
+    """A fixed message as a stream: per choice the role (with the context), the text, the finish."""
+    chunk_id, created = new_id("chatcmpl-"), now()
+    started: set[int] = set()
+    for index in range(n):
+        for event in (StreamEvent(index=index, text=text), StreamEvent(index=index, finish_reason="stop")):
+            for choice in _event_choices(event, started, context):
+                yield ChatCompletionChunk(id=chunk_id, created=created, model=model, choices=[choice])
+    if request.stream_options and request.stream_options.include_usage:
+        yield ChatCompletionChunk(id=chunk_id, created=created, model=model, choices=[], usage=usage)
 
 
 def _count_uses_later(state: ServerState, passages: list[Passage]) -> None:

@@ -104,9 +104,21 @@ def _title_from(question: str) -> str:
 
 
 def set_handoff(session: Session, conversation_id: str, state: HandoffState) -> Conversation:
-    """Ask for a human ("waiting") or hand the thread back to the bot ("closed")."""
+    """Ask for a human ("waiting") or hand the thread back to the bot ("closed"); either way no bot reason
+    or draft is left over from an earlier hand-off."""
     conversation = get_conversation(session, conversation_id)
     conversation.handoff = state
+    conversation.handoff_reason = conversation.handoff_draft = None
+    conversation.updated_at = utcnow()
+    session.commit()
+    return conversation
+
+
+def bot_handoff(session: Session, conversation_id: str, reason: str, draft: str | None) -> Conversation:
+    """The bot chose not to answer: the thread waits for an agent, with why and what the bot would have said."""
+    conversation = get_conversation(session, conversation_id)
+    conversation.handoff = "waiting"
+    conversation.handoff_reason, conversation.handoff_draft = reason, draft
     conversation.updated_at = utcnow()
     session.commit()
     return conversation

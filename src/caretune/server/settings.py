@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from caretune.engines.loading import ENGINE_HELP, THREADS_HELP, EngineName
 from caretune.home import caretune_home
-from caretune.runs.info import KnowledgeSettings
+from caretune.runs.info import HandoffSettings, KnowledgeSettings
 
 
 def default_data_dir() -> Path:
@@ -44,6 +44,15 @@ class ServerSettings(BaseModel):
         description="MODEL=KB: answer as MODEL from the knowledge base KB (a directory made by `caretune "
         "knowledge add`, or one of this server's); repeatable. A run trained with one uses it unasked.",
     )
+    handoff_threshold: list[str] = Field(
+        default_factory=list,
+        description="MODEL=T: below confidence T (0 to 1) MODEL hands the customer to a person instead of "
+        "answering; repeatable. Default: the threshold `caretune eval --off-domain` wrote into its run.",
+    )
+    handoff_message: list[str] = Field(
+        default_factory=list,
+        description="MODEL=TEXT: what MODEL tells a customer it hands to a person; repeatable.",
+    )
     aliases: list[str] = Field(
         default_factory=list,
         description="NAME=MODEL: answer requests for NAME with MODEL (a base or a fine-tuned model id); repeatable.",
@@ -57,16 +66,30 @@ class ServerSettings(BaseModel):
     org: str = Field("caretune", description="The organisation part of fine-tuned model ids.")
     run_worker: bool = Field(True, description="Start the fine-tuning worker process with the server.")
 
-    @field_validator("aliases", "knowledge")
+    @field_validator("aliases", "knowledge", "handoff_threshold", "handoff_message")
     @classmethod
     def _pairs(cls, options: list[str], info: ValidationInfo) -> list[str]:
-        """Each option is a pair with both parts given: an alias NAME=MODEL, knowledge MODEL=KB."""
-        form = {"aliases": "NAME=MODEL", "knowledge": "MODEL=KB"}[info.field_name]
+        """Each option is a pair with both parts given (an alias NAME=MODEL, knowledge MODEL=KB, ...)."""
+        form = {
+            "aliases": "NAME=MODEL", "knowledge": "MODEL=KB", "handoff_threshold": "MODEL=T",
+            "handoff_message": "MODEL=TEXT",
+        }[info.field_name]
         for option in options:
             name, _, value = option.partition("=")
             if not name.strip() or not value.strip():
                 raise ValueError(f"expected {form}, got {option!r}")
+            if info.field_name == "handoff_threshold":
+                HandoffSettings(threshold=value.strip())  # a number from 0 to 1, or a validation error
         return options
+
+    def served_handoff(self) -> dict[str, dict]:
+        """``--handoff-threshold`` and ``--handoff-message`` as model id → what they set over the run's own."""
+        served: dict[str, dict] = {}
+        for field, options in (("threshold", self.handoff_threshold), ("message", self.handoff_message)):
+            for option in options:
+                model, _, value = (part.strip() for part in option.partition("="))
+                served.setdefault(model, {})[field] = float(value) if field == "threshold" else value
+        return served
 
     @property
     def knowledge_dir(self) -> Path:

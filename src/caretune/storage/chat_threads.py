@@ -27,6 +27,9 @@ class Conversation(Base):
     # "none"; "waiting": the customer asked for a human (or wrote again) and nobody has answered yet;
     # "answered": an agent replied last; "closed": the agent handed the thread back to the bot.
     handoff: Mapped[str] = mapped_column(String(16), default="none", index=True)
+    # When the bot handed over by itself: why (a trigger or low confidence) and the answer it did not send.
+    handoff_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    handoff_draft: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     messages: Mapped[list[Message]] = relationship(

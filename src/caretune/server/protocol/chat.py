@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from caretune.answering.decision import Action, Decision
 from caretune.engines.base import Engine, FinishReason
 from caretune.engines.params import SamplingParams, TopLogprobs
 from caretune.knowledge import Passage
@@ -39,6 +40,11 @@ class ChatCompletionRequest(SamplingRequest):
     max_completion_tokens: int | None = Field(None, ge=0)
     logprobs: bool = False
     top_logprobs: TopLogprobs | None = None
+    conversation_id: str | None = Field(
+        None,
+        description="caretune extension: the chat app's conversation this turn belongs to; when the bot hands "
+        "over, it joins the agent queue with the reason and the draft answer.",
+    )
 
     def conversation(self) -> list[dict[str, str]]:
         """Plain role/content dicts; OpenAI's ``developer`` role is a system message by another name."""
@@ -85,12 +91,19 @@ class AnswerContext(BaseModel):
     knowledge, so a plain model's response is exactly OpenAI's."""
 
     citations: list[Citation] = Field(default_factory=list)
+    decision: Action = "answer"  # "clarify": the reply asks back; "handoff": the reply is the hand-over message
+    confidence: float | None = Field(None, description="how sure the bot is it can answer (calibrated), if known")
+    reason: str | None = Field(None, description="why it did not answer: a trigger, low_confidence or vague")
 
     @classmethod
-    def of(cls, passages: list[Passage]) -> AnswerContext | None:
-        if not passages:
+    def of(cls, passages: list[Passage], decision: Decision) -> AnswerContext | None:
+        """None when there is nothing to add (no passages, no score, an answer)."""
+        if not passages and decision.confidence is None and decision.action == "answer":
             return None
-        return cls(citations=[Citation(**p.model_dump(include={"id", "title", "source", "kind", "score"})) for p in passages])
+        citations = [Citation(**p.model_dump(include={"id", "title", "source", "kind", "score"})) for p in passages]
+        return cls(
+            citations=citations, decision=decision.action, confidence=decision.confidence, reason=decision.reason
+        )
 
 
 class AssistantMessage(BaseModel):

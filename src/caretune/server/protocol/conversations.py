@@ -100,6 +100,8 @@ class ConversationOut(_Timestamped):
     model: str | None
     compare_model: str | None
     handoff: HandoffState
+    handoff_reason: str | None = None  # why the bot handed over by itself (none: the customer asked)
+    handoff_draft: str | None = None  # the answer the bot did not send, for the agent to use
     created_at: datetime
     updated_at: datetime
 

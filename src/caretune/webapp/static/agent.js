@@ -33,11 +33,27 @@ async function refreshQueue() {
   byId("queue").replaceChildren(...(items.length ? items : [el("li", { class: "empty", text: "Nobody is waiting." })]));
 }
 
+// Why the bot handed a conversation over by itself, as an agent reads it.
+const REASONS = {
+  asked_for_person: "The customer asked for a person.",
+  angry: "The customer sounded upset.",
+  repeated_question: "The customer asked the same question again.",
+  low_confidence: "The bot was not confident it could answer from the company's knowledge.",
+};
+
+function showHandoff(conversation) {
+  byId("bot-handoff").hidden = !conversation.handoff_reason;
+  byId("handoff-reason").textContent = REASONS[conversation.handoff_reason] ?? conversation.handoff_reason ?? "";
+  byId("handoff-draft").textContent = conversation.handoff_draft ?? "";
+  byId("use-draft").hidden = !conversation.handoff_draft;
+}
+
 function show(conversation) {
   const changed = conversation.messages.length !== state.current?.messages.length || conversation.id !== state.current?.id;
   state.current = conversation;
   byId("thread-title").textContent = conversation.title;
   byId("reply-form").hidden = false;
+  showHandoff(conversation);
   if (changed) renderThread(byId("thread"), conversation, { speakers: AGENT_VIEW, withFeedback: false });
 }
 
@@ -63,6 +79,7 @@ async function handBack() {
   announce("Handed back to the bot");
   state.current = null;
   byId("reply-form").hidden = true;
+  byId("bot-handoff").hidden = true;
   byId("thread").replaceChildren();
   byId("thread-title").textContent = "Pick a conversation";
   await refreshQueue();
@@ -81,6 +98,10 @@ async function start() {
   byId("reply-form").addEventListener("submit", (event) => answer(event).catch(fail));
   enterSends(byId("reply"), byId("reply-form"));
   byId("hand-back").addEventListener("click", () => handBack().catch(fail));
+  byId("use-draft").addEventListener("click", () => {
+    byId("reply").value = state.current?.handoff_draft ?? "";
+    byId("reply").focus();
+  });
   keyButton(byId("key-button"), () => refreshQueue().catch(fail));
   await connect();
   await refreshQueue();

@@ -119,17 +119,20 @@ async function saveTurn(turn) {
 
 // ------------------------------------------------------------------ asking the bot
 
-/** Stream `model`'s reply into `view`; resolves to the full text and the sources it was given. */
+/** Stream `model`'s reply into `view`; resolves to the full text, the sources it was given and whether the
+ * bot handed the customer over instead of answering. */
 async function streamInto(view, model, messages) {
   const text = view.querySelector(".msg-text");
   let sources = null;
+  let handedOver = false;
   const onContext = (context) => {
-    sources = (context.citations ?? []).map(({ id, title, source }) => ({ id, title, source }));
-    if (sources.length) view.append(sourcesLine(sources));
+    handedOver = context.decision === "handoff";
+    sources = handedOver ? null : (context.citations ?? []).map(({ id, title, source }) => ({ id, title, source }));
+    if (sources?.length) view.append(sourcesLine(sources));
   };
   view.classList.add("pending");
   try {
-    for await (const piece of streamChat(model, messages, { onContext })) {
+    for await (const piece of streamChat(model, messages, { onContext, conversationId: state.conversation.id })) {
       view.classList.remove("pending");
       text.textContent += piece;
       thread.scrollTop = thread.scrollHeight;
@@ -138,7 +141,7 @@ async function streamInto(view, model, messages) {
     view.classList.remove("pending");
   }
   if (!text.textContent.trim()) throw new ApiError(`${model} returned an empty reply.`, 500);
-  return { text: text.textContent, sources };
+  return { text: text.textContent, sources, handedOver };
 }
 
 function failLane(view, err) {
@@ -165,6 +168,10 @@ async function askBots(question) {
   for (const [i, result] of results.entries()) {
     if (result.status === "rejected") failLane(views[i], result.reason);
     else await keepReply(views[i], models[i], result.value.text, result.value.sources);
+  }
+  if (results.some((r) => r.status === "fulfilled" && r.value.handedOver)) {
+    state.conversation.handoff = "waiting"; // the server queued it, with the bot's reason and draft
+    paintHandoff();
   }
 }
 

@@ -1,0 +1,91 @@
+"""Whether the bot answers, asks back, or hands the customer to a person, decided before it generates.
+
+The confidence is a logistic model over what retrieval saw (how close the best passage is, by how much it
+beats the next, how many of the question's words the passages hold): a question the company's knowledge and
+past conversations do not cover is one the bot should not answer. ``caretune eval`` fits the weights and
+the threshold on held-out questions (docs/EVALUATION.md gives the measurements that chose these signals);
+explicit triggers (``triggers.py``) hand off whatever the score.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel
+
+from caretune.answering.triggers import Trigger, trigger_of
+from caretune.knowledge import Passage, content_words
+from caretune.runs.info import HandoffSettings
+
+Action = Literal["answer", "clarify", "handoff"]
+Reason = Trigger | Literal["low_confidence", "vague"]
+SIGNALS = ("similarity", "margin", "lexical", "coverage")
+# A question with fewer content words than this is too vague to retrieve on: ask back rather than hand off.
+VAGUE_WORDS = 2
+
+
+class Signals(BaseModel):
+    """What retrieval saw for one question: the best passage's cosine, its lead over the second, the best
+    BM25 score (log1p; 0 when no word matched) and the share of the question's words the passages contain."""
+
+    similarity: float
+    margin: float
+    lexical: float
+    coverage: float
+
+    def vector(self, names: Sequence[str] = SIGNALS) -> list[float]:
+        return [getattr(self, name) for name in names]
+
+
+class Decision(BaseModel):
+    """What the bot does with a message, how sure it is (None: no calibrated model) and why."""
+
+    action: Action = "answer"
+    confidence: float | None = None
+    reason: Reason | None = None
+
+
+def signals_of(query: str, passages: Sequence[Passage]) -> Signals:
+    """The signals of the passages an answer is given for ``query``."""
+    similarities = sorted((p.similarity for p in passages if p.similarity is not None), reverse=True)
+    top = similarities[0] if similarities else 0.0
+    second = similarities[1] if len(similarities) > 1 else 0.0
+    lexical = max((p.lexical for p in passages if p.lexical is not None), default=0.0)
+    words = set(content_words(query))
+    found = set(content_words(" ".join(f"{p.title} {p.text}" for p in passages)))
+    coverage = len(words & found) / len(words) if words else 0.0
+    return Signals(similarity=top, margin=top - second, lexical=math.log1p(max(lexical, 0.0)), coverage=coverage)
+
+
+def confidence(settings: HandoffSettings, signals: Signals) -> float:
+    """The calibrated probability that the question is one the bot can answer from its knowledge."""
+    z = settings.bias + sum(w * x for w, x in zip(settings.weights, signals.vector(settings.features)))
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+def decide(
+    messages: Sequence[dict[str, str]],
+    query: str,
+    passages: Sequence[Passage] | None,
+    settings: HandoffSettings | None,
+) -> Decision:
+    """The decision for the conversation's last message, with a calibrated model and a knowledge base to
+    judge by (``passages`` None: none, and only the triggers decide)."""
+    if settings is None or not settings.weights or passages is None:
+        return decision_for(messages, query, None, 0.0)
+    return decision_for(messages, query, confidence(settings, signals_of(query, passages)), settings.threshold)
+
+
+def decision_for(messages: Sequence[dict[str, str]], query: str, score: float | None, threshold: float) -> Decision:
+    """Hand off on a trigger; otherwise answer at or above the threshold (or with no score), and below it ask
+    back (a message too vague to retrieve on) or hand off."""
+    trigger = trigger_of(messages)
+    if trigger:
+        return Decision(action="handoff", confidence=score, reason=trigger)
+    if score is None or score >= threshold:
+        return Decision(action="answer", confidence=score)
+    if len(set(content_words(query))) < VAGUE_WORDS:
+        return Decision(action="clarify", confidence=score, reason="vague")
+    return Decision(action="handoff", confidence=score, reason="low_confidence")

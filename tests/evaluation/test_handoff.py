@@ -1,0 +1,122 @@
+"""Calibrating the hand-off: out-of-fold figures, the equal-error threshold, weights that serving reads back,
+and ``caretune eval --off-domain`` writing them into the run with the report's table and plot."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from caretune.answering.decision import confidence, signals_of
+from caretune.cli import app
+from caretune.evaluation.handoff import calibrate, risk_coverage
+from caretune.evaluation.report import read_report
+from caretune.evaluation.turns import Turn
+from caretune.knowledge import KnowledgeBase, search
+from caretune.runs.info import KnowledgeSettings, RunInfo
+from tests.conftest import write_jsonl
+
+IN_DOMAIN = [
+    "can I send back a jacket I bought three weeks ago", "how long do I have to return unused boots",
+    "what is your return window", "is a refund possible if the tent is unused", "do you accept returns after a month",
+    "when are your stores open on saturday", "what time do you close today", "are you open on sundays",
+    "what are the opening hours of the shop", "until when is the store open on weekdays",
+    "do gift cards ever expire", "how can I check my gift card balance", "is there an expiry date on gift cards",
+    "where do I see what is left on my gift card", "can a gift card run out",
+]
+OFF_DOMAIN = [
+    "my card payment to a merchant was declined", "how do I get a new debit card pin", "spotify keeps skipping songs",
+    "my playlist disappeared after the update", "the exchange rate on my transfer looks wrong",
+    "why was I charged twice for premium", "podcast downloads fail on my phone", "how do I verify my identity",
+    "my top up by bank transfer has not arrived", "shuffle plays the same artist over and over",
+    "can I freeze my virtual card", "lyrics are not showing for this track", "cash withdrawal fee question",
+    "family plan invite link does not work", "which countries can I send money to",
+]
+POLICIES = """# Acme help
+
+## Returns
+You can return unused items within 30 days of delivery for a full refund.
+
+## Opening hours
+Our stores are open 9am to 6pm, Monday to Saturday. We are closed on Sundays.
+
+## Gift cards
+Gift cards never expire. Check the balance at acme.example/giftcard.
+"""
+
+
+def _turns(texts: list[str]) -> list[Turn]:
+    return [Turn(history=[{"role": "user", "content": t}], reference="ok") for t in texts]
+
+
+@pytest.fixture(scope="module")
+def acme_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeSettings:
+    root = tmp_path_factory.mktemp("acme_kb")
+    (root / "policies.md").write_text(POLICIES, encoding="utf-8")
+    KnowledgeBase(root / "kb", create=True).add([root / "policies.md"])
+    return KnowledgeSettings(path=str(root / "kb"), passages=2)
+
+
+def test_calibration_separates_the_shops_questions_from_other_companies(acme_kb: KnowledgeSettings) -> None:
+    quality = {"bot": [1.0] * 10 + [0.0] * 5}
+    report = calibrate(_turns(IN_DOMAIN), _turns(OFF_DOMAIN), acme_kb, seed=0, quality=quality)
+    assert (report.n_in_domain, report.n_off_domain) == (15, 15)
+    assert report.auroc > 0.9 and report.signal_auroc["similarity"] > 0.9
+    assert report.in_domain_answered >= 0.8 and report.off_domain_refused >= 0.8
+    assert sum(v for k, v in report.reasons.items() if k.startswith("off_domain")) >= 12
+    settings = report.settings
+    assert settings.features == ["similarity", "margin", "lexical", "coverage"] and len(settings.weights) == 4
+    assert settings.fitted_on == {"in_domain": 15, "off_domain": 15} and 0 < settings.threshold < 1
+    # The weights, folded onto the raw signals, rank the questions as the fitted pipeline did.
+    kb = KnowledgeBase(acme_kb.path)
+    score = lambda q: confidence(settings, signals_of(q, search(kb, q, acme_kb.passages)))  # noqa: E731
+    assert score("do gift cards expire") > settings.threshold > score("my card payment was declined")
+    points = report.risk_coverage["bot"]
+    assert points[-1].coverage == 1.0 and points[-1].quality == pytest.approx(10 / 15)
+    assert report.quality_all["bot"] == pytest.approx(10 / 15)
+
+
+def test_risk_coverage_puts_the_most_confident_first() -> None:
+    points = risk_coverage([0.9, 0.1, 0.8, 0.2], [1.0, 0.0, 1.0, 0.5], steps=4)
+    assert [p.coverage for p in points] == [0.25, 0.5, 0.75, 1.0]
+    assert [p.quality for p in points] == pytest.approx([1.0, 1.0, 2.5 / 3, 0.625])
+
+
+def test_eval_off_domain_writes_the_hand_off_into_the_run(
+    tiny_llama_run: Path, acme_kb: KnowledgeSettings, tmp_path: Path
+) -> None:
+    run = shutil.copytree(tiny_llama_run, tmp_path / "run")
+    data = tmp_path / "data"
+    data.mkdir()
+    conversations = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": "Sure."}]}
+                     for q in IN_DOMAIN]
+    write_jsonl(data / "test.jsonl", conversations)
+    write_jsonl(data / "train.jsonl", conversations)
+    write_jsonl(tmp_path / "off.jsonl", [{"text": q} for q in OFF_DOMAIN])
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, [
+        "eval", "--model", f"{run}@{acme_kb.path}", "--data", str(data / "test.jsonl"),
+        "--off-domain", str(tmp_path / "off.jsonl"), "--out", str(out), "--max-tokens", "2",
+        "--engine", "transformers",
+    ])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    handoff = RunInfo.load(run).handoff
+    assert handoff is not None and len(handoff.weights) == 4 and handoff.fitted_on["off_domain"] == 15
+    report = read_report(out)
+    assert report.handoff is not None and report.handoff.settings == handoff
+    assert "When the bot hands over" in (out / "report.md").read_text(encoding="utf-8")
+    assert (out / "charts" / "risk_coverage.png").read_bytes().startswith(b"\x89PNG")
+    assert json.loads((out / "metrics.json").read_text())["handoff"]["auroc"] > 0.5
+
+
+def test_off_domain_needs_held_out_conversations(tiny_llama_run: Path, tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "off.jsonl", [{"text": q} for q in OFF_DOMAIN])
+    result = CliRunner().invoke(app, [
+        "eval", "--model", str(tiny_llama_run), "--questions", str(tmp_path / "off.jsonl"),
+        "--off-domain", str(tmp_path / "off.jsonl"), "--out", str(tmp_path / "r"),
+    ])
+    words = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2 and "--off-domain calibrates against held-out conversations" in words
