@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from caretune.answering import prepare_answer
-from caretune.knowledge import KnowledgeBase
 from caretune.runs.info import KnowledgeSettings
-from tests.knowledge.test_knowledge import POLICIES
+from tests.knowledge.helpers import policies_kb
 
 
 @pytest.fixture(scope="module")
 def kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeSettings:
-    folder = tmp_path_factory.mktemp("answer_kb")
-    (folder / "policies.md").write_text(POLICIES, encoding="utf-8")
-    KnowledgeBase(folder / "kb", create=True).add([folder / "policies.md"])
-    return KnowledgeSettings(path=str(folder / "kb"), passages=2)
+    return policies_kb(tmp_path_factory.mktemp("answer_kb"))
 
 
 def test_the_runs_instructions_lead_and_a_requests_own_replace_them(hf_llama_run_engine) -> None:

@@ -18,6 +18,7 @@ from caretune.evaluation.turns import Turn
 from caretune.knowledge import KnowledgeBase, search
 from caretune.runs.info import KnowledgeSettings, RunInfo
 from tests.conftest import write_jsonl
+from tests.knowledge.helpers import policies_kb
 
 IN_DOMAIN = [
     "can I send back a jacket I bought three weeks ago", "how long do I have to return unused boots",
@@ -35,29 +36,13 @@ OFF_DOMAIN = [
     "can I freeze my virtual card", "lyrics are not showing for this track", "cash withdrawal fee question",
     "family plan invite link does not work", "which countries can I send money to",
 ]
-POLICIES = """# Acme help
-
-## Returns
-You can return unused items within 30 days of delivery for a full refund.
-
-## Opening hours
-Our stores are open 9am to 6pm, Monday to Saturday. We are closed on Sundays.
-
-## Gift cards
-Gift cards never expire. Check the balance at acme.example/giftcard.
-"""
-
-
 def _turns(texts: list[str]) -> list[Turn]:
     return [Turn(history=[{"role": "user", "content": t}], reference="ok") for t in texts]
 
 
 @pytest.fixture(scope="module")
 def acme_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeSettings:
-    root = tmp_path_factory.mktemp("acme_kb")
-    (root / "policies.md").write_text(POLICIES, encoding="utf-8")
-    KnowledgeBase(root / "kb", create=True).add([root / "policies.md"])
-    return KnowledgeSettings(path=str(root / "kb"), passages=2)
+    return policies_kb(tmp_path_factory.mktemp("acme_kb"))
 
 
 def test_calibration_separates_the_shops_questions_from_other_companies(acme_kb: KnowledgeSettings) -> None:

@@ -13,19 +13,7 @@ from caretune.errors import InputError
 from caretune.knowledge import KnowledgeBase, grounded_system, search, search_query
 from caretune.knowledge.documents import MAX_WORDS, read_document
 from caretune.knowledge.store import VECTORS_FILE
-
-POLICIES = """# Acme help
-
-## Returns
-You can return unused items within 30 days of delivery for a full refund.
-
-## Opening hours
-Our stores are open 9am to 6pm, Monday to Saturday. We are closed on Sundays.
-
-## Gift cards
-Gift cards never expire. Check the balance at acme.example/giftcard.
-"""
-
+from tests.knowledge.helpers import POLICIES
 
 def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from caretune.runs.info import DEFAULT_HANDOFF_MESSAGE, HandoffSettings, RunInfo
-from tests.knowledge.test_knowledge import POLICIES
+from tests.knowledge.helpers import POLICIES
 from tests.server.live import free_port, running_server
 
 # Confident when the best passage's cosine is above 0.5: a stand-in for what `caretune eval` fits.

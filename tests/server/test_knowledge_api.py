@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from tests.knowledge.test_knowledge import POLICIES
+from tests.knowledge.helpers import POLICIES
 from tests.server.live import free_port, running_server
 
 GIFT = [{"role": "user", "content": "do gift cards expire?"}]

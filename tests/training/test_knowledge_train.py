@@ -9,7 +9,7 @@ from caretune.knowledge import KnowledgeBase
 from caretune.runs.info import KnowledgeSettings
 from caretune.training import RunInfo, TrainConfig, train
 from caretune.training.grounding import grounded_examples
-from tests.knowledge.test_knowledge import POLICIES
+from tests.knowledge.helpers import POLICIES
 
 
 def _kb(tmp_path: Path, train_file: Path) -> Path:

@@ -51,7 +51,7 @@ def webapp_settings(
     from caretune.knowledge import KnowledgeBase
     from caretune.runs.info import RunInfo
     from caretune.server.settings import ServerSettings
-    from tests.knowledge.test_knowledge import POLICIES
+    from tests.knowledge.helpers import POLICIES
     from tests.server.test_handoff_api import BY_SIMILARITY
 
     bot = shutil.copytree(tiny_llama_run, tmp_path_factory.mktemp("webapp_runs") / BOT)
