@@ -94,7 +94,11 @@ def test_eval_off_domain_writes_the_hand_off_into_the_run(
     assert report.handoff is not None and report.handoff.settings == handoff
     assert "When the bot hands over" in (out / "report.md").read_text(encoding="utf-8")
     assert (out / "charts" / "risk_coverage.png").read_bytes().startswith(b"\x89PNG")
-    assert json.loads((out / "metrics.json").read_text())["handoff"]["auroc"] > 0.5
+    metrics = json.loads((out / "metrics.json").read_text())["handoff"]
+    assert metrics["auroc"] > 0.5
+    # the model's own certainty on its replies is measured beside the retrieval signals
+    assert 0 <= metrics["signal_auroc"]["reply_logprob"] <= 1 and 0 <= metrics["auroc_with_reply"] <= 1
+    assert "reply's log-probability" in (out / "report.md").read_text(encoding="utf-8")
 
 
 def test_off_domain_needs_held_out_conversations(tiny_llama_run: Path, tmp_path: Path) -> None:

@@ -37,6 +37,9 @@ class HandoffReport(BaseModel):
     n_off_domain: int
     auroc: float
     signal_auroc: dict[str, float]  # each signal alone, so a reader sees which ones matter
+    # the retrieval signals and the model's log-probability on its own reply together, when it was measured:
+    # whether waiting for the reply before deciding would buy anything
+    auroc_with_reply: float | None = None
     threshold: float
     in_domain_answered: float
     off_domain_refused: float  # handed off or asked back
@@ -111,9 +114,11 @@ def calibrate(
     knowledge: KnowledgeSettings,
     seed: int = 0,
     quality: dict[str, list[float]] | None = None,
+    reply_logprobs: Sequence[float] | None = None,
 ) -> HandoffReport:
     """Fit and measure the hand-off decision; ``quality`` (per system, per in-domain turn) gives the quality
-    of answered turns and the risk-coverage curves."""
+    of answered turns and the risk-coverage curves; ``reply_logprobs`` (per question, in-domain first) is
+    measured as a further signal, not served: it exists only once the reply is generated."""
     from sklearn.metrics import roc_auc_score
 
     signals = question_signals([*in_domain, *off_domain], knowledge)
@@ -144,4 +149,8 @@ def calibrate(
         report.quality_all[system] = float(np.mean(values))
         report.quality_answered[system] = float(np.mean(kept)) if kept else float("nan")
         report.risk_coverage[system] = risk_coverage(scores[: len(in_domain)], values)
+    if reply_logprobs is not None:
+        column = np.asarray(reply_logprobs, dtype=float)[:, None]
+        report.signal_auroc["reply_logprob"] = float(roc_auc_score(y, column[:, 0]))
+        report.auroc_with_reply = float(roc_auc_score(y, _out_of_fold(np.hstack([x, column]), y, seed)))
     return report

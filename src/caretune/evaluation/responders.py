@@ -20,11 +20,13 @@ Kind = Literal["model", "few-shot", "retrieval"]
 
 
 class Reply(BaseModel):
-    """One generated reply: its text, whether it ended at a stop sequence, and how long it took."""
+    """One generated reply: its text, whether it ended at a stop sequence, how long it took, and (when asked
+    for) the mean log-probability of its tokens: how sure the model was of what it said."""
 
     text: str
     clean_stop: bool
     latency_s: float
+    mean_logprob: float | None = None
 
 
 class Responder(Protocol):
@@ -60,17 +62,31 @@ class EngineResponder:
             choice = self._engine.complete(self._build_prompt(history), self._params).choices[0]
             latency = time.perf_counter() - start
             replies.append(
-                Reply(text=choice.text.strip(), clean_stop=choice.finish_reason == "stop", latency_s=latency)
+                Reply(
+                    text=choice.text.strip(), clean_stop=choice.finish_reason == "stop", latency_s=latency,
+                    mean_logprob=_mean_logprob(choice.logprobs),
+                )
             )
         return replies
 
 
-def model_responder(name: str, engine: Any, params: Any, knowledge: Any = None) -> EngineResponder:
+def _mean_logprob(logprobs: Any) -> float | None:
+    """The mean over a reply's tokens (None when none were asked for; 0 for an empty reply: no evidence)."""
+    if logprobs is None:
+        return None
+    values = [v for v in logprobs.token_logprobs if v is not None]
+    return sum(values) / len(values) if values else 0.0
+
+
+def model_responder(
+    name: str, engine: Any, params: Any, knowledge: Any = None, logprobs: bool = False
+) -> EngineResponder:
     """A model prompted exactly as it is served (``caretune.answering``: instructions, ``knowledge``'s
-    passages, history that fits), with its own stop sequences."""
+    passages, history that fits), with its own stop sequences; ``logprobs`` records each reply's mean token
+    log-probability (a candidate hand-off signal; it costs a softmax over the vocabulary per token)."""
     from caretune.answering import prepare_answer
 
-    params = params.model_copy(update={"stop": list(engine.default_stop)})
+    params = params.model_copy(update={"stop": list(engine.default_stop), "logprobs": 0 if logprobs else None})
 
     def prompt(history: list[dict]) -> str:
         return prepare_answer(engine, history, knowledge, params.max_tokens).prompt

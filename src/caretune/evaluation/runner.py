@@ -65,27 +65,36 @@ def _train_path(config: EvalConfig) -> Path:
 
 
 def _run_model(  # noqa: ANN001 - params is a SamplingParams (engines are imported lazily)
-    key: str, system: str, name: str, turns: list[Turn], config: EvalConfig, params
+    key: str, system: str, name: str, turns: list[Turn], config: EvalConfig, params, logprobs: bool = False
 ) -> Outcome:
     """Generate with the model as served, then (reference mode) score its likelihood with transformers (on the
     conversation alone: perplexity does not see retrieved passages)."""
-    from caretune.engines import load_engine
-
-    spec = ModelSpec.parse(system)
-    engine = load_engine(spec.ref, engine=config.engine, n_threads=config.threads)
-    try:
-        knowledge = spec.knowledge_settings(engine.prompting.knowledge)
-        replies = model_responder(name, engine, params, knowledge).respond([t.history for t in turns])
-    finally:
-        engine.close()
+    engine, replies = _generate(system, name, turns, config, params, logprobs)
     stats = None
     if config.mode == "reference":
+        spec = ModelSpec.parse(system)
         model = load_causal_lm(spec.ref)
         if model is not None:
             tokenizer, fmt = engine.prompting.tokenizer, engine.prompt_format
             stats = score_turns(model, tokenizer, fmt, turns, engine.context_length, name)
         del model
     return Outcome(key=key, name=name, kind="model", source=system, replies=replies, stats=stats)
+
+
+def _generate(  # noqa: ANN001, ANN202 - params is a SamplingParams, the engine an Engine (imported lazily)
+    system: str, name: str, turns: list[Turn], config: EvalConfig, params, logprobs: bool = False
+):
+    """The (closed) engine and its replies to ``turns``, prompted as the model is served."""
+    from caretune.engines import load_engine
+
+    spec = ModelSpec.parse(system)
+    engine = load_engine(spec.ref, engine=config.engine, n_threads=config.threads)
+    try:
+        knowledge = spec.knowledge_settings(engine.prompting.knowledge)
+        replies = model_responder(name, engine, params, knowledge, logprobs).respond([t.history for t in turns])
+    finally:
+        engine.close()
+    return engine, replies
 
 
 def _run_few_shot(  # noqa: ANN001 - params is a SamplingParams (engines are imported lazily)
@@ -201,17 +210,15 @@ def _outcomes(
     config: EvalConfig, turns: list[Turn], train: list[Turn], train_path: Path, base: str
 ) -> list[Outcome]:
     """Every system's outcome, reusing a previous report's where its key matches."""
-    from caretune.engines import SamplingParams
-
     cached = load_outcomes(config.reuse) if config.reuse is not None else {}
-    params = SamplingParams(max_tokens=config.max_tokens, temperature=config.temperature, seed=config.seed)
+    params = _params(config)
     outcomes = []
-    for ref, name in zip(config.models, _unique_names(config.models)):
-        key = outcome_key("model", ref, turns, config.generation)
+    for position, (ref, name) in enumerate(zip(config.models, _unique_names(config.models))):
+        logprobs = position == 0 and config.off_domain is not None  # a candidate signal of the hand-off
+        key = outcome_key("model", ref, turns, config.generation | ({"logprobs": True} if logprobs else {}))
         hit = cached.get(key)
-        outcomes.append(
-            hit.model_copy(update={"name": name}) if hit else _run_model(key, ref, name, turns, config, params)
-        )
+        outcome = hit.model_copy(update={"name": name}) if hit else None
+        outcomes.append(outcome or _run_model(key, ref, name, turns, config, params, logprobs))
     key = outcome_key("few-shot", base, turns, config.generation)
     outcomes.append(cached.get(key) or _run_few_shot(key, base, turns, train, config, params))
     index = RetrievalIndex(train, get_embedder())
@@ -219,6 +226,13 @@ def _outcomes(
     key = outcome_key("retrieval", str(train_path), turns, config.generation)
     outcomes.append(Outcome(key=key, name="retrieval", kind="retrieval", source=str(train_path), replies=replies))
     return outcomes
+
+
+def _params(config: EvalConfig):  # noqa: ANN202 - a SamplingParams (engines are imported lazily)
+    """How every model generates: greedy by default, at most ``max_tokens``."""
+    from caretune.engines import SamplingParams
+
+    return SamplingParams(max_tokens=config.max_tokens, temperature=config.temperature, seed=config.seed)
 
 
 def _calibrate_handoff(
@@ -234,11 +248,21 @@ def _calibrate_handoff(
     rows = load_question_rows(config.off_domain, config.text_column, seed=config.seed)  # type: ignore[arg-type]
     off = [Turn(history=[{"role": "user", "content": q.text}]) for q in rows]
     quality = {o.name: s["semantic_similarity"] for o, s in zip(outcomes, scores) if o.kind == "model"}
-    report = calibrate(turns, off, knowledge, config.seed, quality)
+    report = calibrate(turns, off, knowledge, config.seed, quality, _reply_logprobs(config, outcomes[0], off))
     if ref.run is not None and ref.run_dir is not None and ref.checkpoint is None:
         kept = ref.run.handoff.model_dump(include={"message", "clarify_message"}) if ref.run.handoff else {}
         ref.run.model_copy(update={"handoff": report.settings.model_copy(update=kept)}).save(ref.run_dir)
     return report
+
+
+def _reply_logprobs(config: EvalConfig, first: Outcome, off: list[Turn]) -> list[float] | None:
+    """The first model's mean token log-probability on its reply to every in-domain, then off-domain, question
+    (None when its in-domain replies were reused from a report that did not record them)."""
+    own = [r.mean_logprob for r in first.replies]
+    if any(v is None for v in own):
+        return None
+    _, replies = _generate(config.models[0], f"{first.name} (off-domain)", off, config, _params(config), True)
+    return [*own, *(r.mean_logprob or 0.0 for r in replies)]  # type: ignore[misc]
 
 
 def _brand_counts(turns: list[Turn]) -> dict[str, int]:
