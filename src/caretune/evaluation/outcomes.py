@@ -32,9 +32,14 @@ class Outcome(BaseModel):
 
 
 def _identity(source: str) -> str:
-    """What a source is now: a run's ``run.json`` text (a retrained run is a new source), else its name."""
+    """What a source is now: a run's ``run.json`` (a retrained run is a new source), else its name. The hand-off
+    settings are left out: evaluation answers every turn, and calibrating a run writes them into it."""
     run_json = Path(source) / "run.json"
-    return run_json.read_text(encoding="utf-8") if run_json.is_file() else source
+    if not run_json.is_file():
+        return source
+    info = json.loads(run_json.read_text(encoding="utf-8"))
+    info.pop("handoff", None)
+    return json.dumps(info, sort_keys=True)
 
 
 def outcome_key(kind: Kind, source: str, turns: list[Turn], settings: dict) -> str:
