@@ -33,7 +33,7 @@ OPTIONS = {
     ("eval",): (EvalConfig, [
         "--model", "--data", "--questions", "--out", "--train", "--base", "--limit", "--seed", "--engine",
         "--threads", "--max-tokens", "--temperature", "--text-column", "--system", "--samples", "--reuse",
-        "--compare", "--off-domain",
+        "--compare", "--off-domain", "--handoff-only",
     ]),
     ("keys", "create"): (ServerSettings, ["--name", "--database-url", "--data-dir"]),
     ("keys", "list"): (ServerSettings, ["--database-url", "--data-dir"]),

@@ -101,6 +101,33 @@ def test_eval_off_domain_writes_the_hand_off_into_the_run(
     assert "reply's log-probability" in (out / "report.md").read_text(encoding="utf-8")
 
 
+def test_handoff_only_calibrates_without_generating(
+    tiny_llama_run: Path, acme_kb: KnowledgeSettings, tmp_path: Path
+) -> None:
+    run = shutil.copytree(tiny_llama_run, tmp_path / "run")
+    conversations = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": "Sure."}]}
+                     for q in IN_DOMAIN]
+    write_jsonl(tmp_path / "test.jsonl", conversations)
+    write_jsonl(tmp_path / "off.jsonl", [{"text": q} for q in OFF_DOMAIN])
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, [
+        "eval", "--model", f"{run}@{acme_kb.path}", "--data", str(tmp_path / "test.jsonl"), "--train",
+        str(tmp_path / "test.jsonl"), "--off-domain", str(tmp_path / "off.jsonl"), "--handoff-only", "--out", str(out),
+    ])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    report = read_report(out)
+    assert report.systems == [] and report.samples == [] and json.loads((out / "outcomes.json").read_text()) == []
+    assert "| AUROC of the confidence |" in result.output  # the figures are printed, not only filed
+    assert report.handoff is not None and RunInfo.load(run).handoff == report.handoff.settings
+    assert "When the bot hands over" in (out / "report.md").read_text(encoding="utf-8")
+    without_off_domain = CliRunner().invoke(app, [
+        "eval", "--model", str(run), "--data", str(tmp_path / "test.jsonl"), "--handoff-only", "--out", str(out),
+    ])
+    assert without_off_domain.exit_code == 2 and "--handoff-only calibrates the hand-off" in " ".join(
+        without_off_domain.output.replace("│", " ").split()
+    )
+
+
 def test_off_domain_needs_held_out_conversations(tiny_llama_run: Path, tmp_path: Path) -> None:
     write_jsonl(tmp_path / "off.jsonl", [{"text": q} for q in OFF_DOMAIN])
     result = CliRunner().invoke(app, [

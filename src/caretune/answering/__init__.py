@@ -6,9 +6,9 @@ passages it was given.
 """
 
 from caretune.answering.answer import PreparedAnswer, conversation_prompt, handoff_of, knowledge_of, prepare_answer
-from caretune.answering.decision import Decision, Signals, signals_of
+from caretune.answering.decision import Decision, Signals, signals_of, withheld_reply
 
 __all__ = [
     "Decision", "PreparedAnswer", "Signals", "conversation_prompt", "handoff_of", "knowledge_of", "prepare_answer",
-    "signals_of",
+    "signals_of", "withheld_reply",
 ]

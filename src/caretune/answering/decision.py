@@ -89,3 +89,9 @@ def decision_for(messages: Sequence[dict[str, str]], query: str, score: float | 
     if len(set(content_words(query))) < VAGUE_WORDS:
         return Decision(action="clarify", confidence=score, reason="vague")
     return Decision(action="handoff", confidence=score, reason="low_confidence")
+
+
+def withheld_reply(settings: HandoffSettings | None, decision: Decision) -> str:
+    """What the customer is told instead of an answer: the hand-over message, or the question asked back."""
+    settings = settings or HandoffSettings()
+    return settings.message if decision.action == "handoff" else settings.clarify_message

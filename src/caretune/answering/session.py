@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pydantic import ValidationError
 
 from caretune.answering.answer import handoff_of, knowledge_of, prepare_answer
-from caretune.answering.decision import Decision
+from caretune.answering.decision import Decision, withheld_reply
 from caretune.engines.base import Engine
 from caretune.engines.params import SamplingParams
 from caretune.errors import InputError
-from caretune.runs.info import HandoffSettings, KnowledgeSettings
+from caretune.runs.info import KnowledgeSettings
 
 
 class ChatSession:
@@ -67,8 +67,7 @@ class ChatSession:
         params = self.params.model_copy(update={"stop": self.params.stop or self.engine.default_stop, "n": 1})
         parts: list[str] = []
         if answer.decision.action != "answer":  # the terminal has no agent queue: the customer is told so
-            settings = handoff or HandoffSettings()
-            parts.append(settings.message if answer.decision.action == "handoff" else settings.clarify_message)
+            parts.append(withheld_reply(handoff, answer.decision))
             yield parts[0]
         else:
             for event in self.engine.stream(answer.prompt, params):

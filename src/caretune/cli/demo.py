@@ -34,16 +34,16 @@ def ask(
     knowledge: KnowledgeOption = None,
 ) -> None:
     """Ask every model the same questions (greedy) and print the answers side by side, each with the
-    knowledge passages it was given."""
+    knowledge passages it was given, or the hand-over a model with a calibrated hand-off gives instead."""
     from rich.console import Console
     from rich.table import Table
 
     from caretune.answering import knowledge_of
-    from caretune.data.demo import COMPANY, demo_questions
+    from caretune.data.demo import COMPANY, OFF_TOPIC_QUESTION, demo_questions
     from caretune.engines import SamplingParams, load_engine
     from caretune.runs.info import KnowledgeSettings
 
-    asked = questions or [q.question for q in demo_questions()]
+    asked = questions or [*(q.question for q in demo_questions()), OFF_TOPIC_QUESTION]
     engines = [load_engine(ref, engine=engine, n_threads=threads) for ref in model]
     system = system or next((e.system_prompt for e in engines if e.system_prompt), None)
     system = system or f"You are a customer support agent for {COMPANY.handle}."
@@ -62,10 +62,16 @@ def ask(
 
 
 def _answer(engine: Engine, messages: list[dict], knowledge, params: SamplingParams) -> str:
-    """The answer as the server would give it, and where its facts came from."""
-    from caretune.answering import prepare_answer
+    """The answer as the server would give it: where its facts came from, or, when the model's calibrated
+    hand-off decides against answering, what the customer is told instead and why."""
+    from caretune.answering import handoff_of, prepare_answer, withheld_reply
 
-    answer = prepare_answer(engine, messages, knowledge, params.max_tokens)
+    handoff = handoff_of(engine)
+    answer = prepare_answer(engine, messages, knowledge, params.max_tokens, handoff)
+    decision = answer.decision
+    if decision.action != "answer":
+        sure = f", confidence {decision.confidence:.2f}" if decision.confidence is not None else ""
+        return f"{withheld_reply(handoff, decision)}\n[dim]({decision.action}: {decision.reason}{sure})[/dim]"
     stops = params.model_copy(update={"stop": engine.default_stop})  # as the server applies them
     text = engine.complete(answer.prompt, stops).choices[0].text.strip()
     titles = list(dict.fromkeys(p.title for p in answer.passages))

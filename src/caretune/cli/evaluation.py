@@ -41,10 +41,15 @@ def eval_command(
         return
     if not config.models or out is None or (config.data is None) == (config.questions is None):
         raise typer.BadParameter("give --model (one or more), --out, and exactly one of --data or --questions")
+    from caretune.evaluation.markdown import md_table
     from caretune.evaluation.outcomes import save_outcomes
     from caretune.evaluation.report import write_report
     from caretune.evaluation.runner import evaluate
+    from caretune.evaluation.tables import handoff_table
 
     report, outcomes = evaluate(config)
     for path in [*write_report(report, out), save_outcomes(outcomes, out)]:
         typer.echo(f"wrote {path}")
+    handoff = handoff_table(report)
+    if handoff is not None:  # what was written into the run, and how well it separates
+        typer.echo(md_table(handoff))

@@ -49,6 +49,11 @@ class EvalConfig(BaseModel):
         description="CSV or JSONL of other companies' customers' messages: calibrate when the first model hands "
         "over (against --data's questions) and write it into its run.",
     )
+    handoff_only: bool = Field(
+        False,
+        description="With --off-domain: only calibrate the hand-off (retrieval signals: seconds, no replies "
+        "generated, no baselines).",
+    )
     train: Path | None = Field(
         None, description="Training JSONL for the baselines (retrieval, few-shot examples); default: beside --data."
     )
@@ -75,6 +80,8 @@ class EvalConfig(BaseModel):
     def _off_domain_needs_conversations(self) -> EvalConfig:
         if self.off_domain is not None and self.data is None:
             raise ValueError("--off-domain calibrates against held-out conversations: pass --data, not --questions")
+        if self.handoff_only and self.off_domain is None:
+            raise ValueError("--handoff-only calibrates the hand-off: pass --off-domain too")
         return self
 
     @property

@@ -188,6 +188,8 @@ def _score(outcome: Outcome, turns: list[Turn], mode: Mode, scores: PerTurn) -> 
 
 def _paired(outcomes: list[Outcome], scores: list[PerTurn], seed: int) -> list[PairedDiff]:
     """The first model (the fine-tune under test) against every other system, on each per-turn score."""
+    if not outcomes:
+        return []
     first, *others = zip(outcomes, scores)
     return [
         paired_diff(first[0].name, outcome.name, metric, first[1][metric], theirs[metric], seed)
@@ -197,7 +199,9 @@ def _paired(outcomes: list[Outcome], scores: list[PerTurn], seed: int) -> list[P
 
 
 def _samples(turns: list[Turn], outcomes: list[Outcome], n: int, seed: int) -> list[Sample]:
-    """``n`` seeded random turns with every system's reply side by side."""
+    """``n`` seeded random turns with every system's reply side by side (none when nothing replied)."""
+    if not outcomes:
+        return []
     chosen = sorted(random.Random(seed).sample(range(len(turns)), min(n, len(turns))))
     return [
         Sample(history=turns[i].history, reference=turns[i].reference,
@@ -248,7 +252,8 @@ def _calibrate_handoff(
     rows = load_question_rows(config.off_domain, config.text_column, seed=config.seed)  # type: ignore[arg-type]
     off = [Turn(history=[{"role": "user", "content": q.text}]) for q in rows]
     quality = {o.name: s["semantic_similarity"] for o, s in zip(outcomes, scores) if o.kind == "model"}
-    report = calibrate(turns, off, knowledge, config.seed, quality, _reply_logprobs(config, outcomes[0], off))
+    logprobs = _reply_logprobs(config, outcomes[0], off) if outcomes else None
+    report = calibrate(turns, off, knowledge, config.seed, quality, logprobs)
     if ref.run is not None and ref.run_dir is not None and ref.checkpoint is None:
         kept = ref.run.handoff.model_dump(include={"message", "clarify_message"}) if ref.run.handoff else {}
         ref.run.model_copy(update={"handoff": report.settings.model_copy(update=kept)}).save(ref.run_dir)
@@ -279,7 +284,7 @@ def evaluate(config: EvalConfig) -> tuple[EvalReport, list[Outcome]]:
     train_path = _train_path(config)
     config = config.model_copy(update={"train": train_path})
     base = config.base or base_of(ModelSpec.parse(config.models[0]).ref)
-    outcomes = _outcomes(config, turns, load_turns(train_path), train_path, base)
+    outcomes = [] if config.handoff_only else _outcomes(config, turns, load_turns(train_path), train_path, base)
     settings = EvalSettings(
         models=config.models, data=config.questions or config.data, train=train_path, base=base,
         limit=config.limit, seed=config.seed, engine=config.engine, max_tokens=config.max_tokens,

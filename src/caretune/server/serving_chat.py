@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from caretune.answering import PreparedAnswer, handoff_of, knowledge_of, prepare_answer
+from caretune.answering import PreparedAnswer, handoff_of, knowledge_of, prepare_answer, withheld_reply
 from caretune.engines.base import Logprobs, StreamEvent
 from caretune.engines.params import SamplingParams
 from caretune.knowledge import Passage
@@ -29,7 +29,6 @@ from caretune.server.protocol.chat import (
 )
 from caretune.server.protocol.common import UsageInfo, now
 from caretune.server.serving_engine import Lease, leased_engine
-from caretune.runs.info import HandoffSettings
 from caretune.server.serving_conversations import bot_handoff
 from caretune.server.state import ServerState
 from caretune.storage.db import new_id
@@ -53,10 +52,6 @@ async def create_chat_completion(
         return await lease.stream(_stream_chunks(request, lease, answer.prompt, params, context))
 
 
-def _handoff_settings(lease: Lease) -> HandoffSettings:
-    return handoff_of(lease.engine, lease.model.handoff) or HandoffSettings()
-
-
 async def _prepare(lease: Lease, request: ChatCompletionRequest) -> PreparedAnswer:
     """The answer's prompt; retrieval (an embedding and two index lookups) runs off the event loop, and
     a model without knowledge pays no thread hop before its first token."""
@@ -76,9 +71,8 @@ async def _withhold(
 ) -> ChatCompletionResponse | StreamingResponse:
     """The bot does not answer: the customer gets the hand-over (or asking-back) message; on a hand-off the
     answer it would have given is drafted for the agent, and the chat app's conversation joins the queue."""
-    settings = _handoff_settings(lease)
     decision = answer.decision
-    text = settings.message if decision.action == "handoff" else settings.clarify_message
+    text = withheld_reply(handoff_of(lease.engine, lease.model.handoff), decision)
     completion_tokens = 0
     if decision.action == "handoff":
         draft = await run_in_threadpool(lease.engine.complete, answer.prompt, params.model_copy(update={"n": 1}))

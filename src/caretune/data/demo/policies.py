@@ -97,6 +97,9 @@ _QUESTIONS = [
     ("I ordered the wrong size by mistake five minutes ago, can I still cancel?", "cancel"),
 ]
 
+# The demo ends with a message meant for another company: a fine-tune with a calibrated hand-off passes it on.
+OFF_TOPIC_QUESTION = "Can you move my dentist appointment to next Thursday?"
+
 
 def demo_questions() -> list[DemoQuestion]:
     """Questions for the README's base-vs-fine-tuned demo, each with the facts a correct answer states."""
