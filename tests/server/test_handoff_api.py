@@ -5,6 +5,7 @@ queue with the reason and the draft the bot did not send."""
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import httpx
@@ -96,11 +97,28 @@ def test_a_handed_off_conversation_waits_for_an_agent_with_reason_and_draft(hand
         queued = http.get("/conversations", params={"needs_agent": True}).json()["data"]
         row = next(c for c in queued if c["id"] == conversation)
         assert row["handoff"] == "waiting" and row["handoff_reason"] == "low_confidence"
-        assert row["handoff_draft"] and row["handoff_draft"] != DEFAULT_HANDOFF_MESSAGE
+        assert _drafted(http, conversation) != DEFAULT_HANDOFF_MESSAGE  # drafted after the customer got the message
         answered = {"model": "acme", "messages": ON_TOPIC, "max_tokens": 4, "conversation_id": conversation}
         http.post(f"/conversations/{conversation}/handoff", json={})  # the customer's own request: no bot reason
         assert http.post("/chat/completions", json=answered).status_code == 200
         assert http.get(f"/conversations/{conversation}").json()["handoff_reason"] is None
+
+
+def _drafted(http: httpx.Client, conversation: str) -> str:
+    """The conversation's draft, once the background generation has written it."""
+    for _ in range(600):
+        draft = http.get(f"/conversations/{conversation}").json()["handoff_draft"]
+        if draft:
+            return draft
+        time.sleep(0.1)
+    raise AssertionError("no draft within a minute")
+
+
+def test_a_plain_client_s_hand_off_generates_nothing(handoff_server: str) -> None:
+    client = openai.OpenAI(base_url=handoff_server, api_key="-", max_retries=0, timeout=120)
+    reply = client.chat.completions.create(model="acme", messages=OFF_TOPIC, max_tokens=4)
+    assert reply.choices[0].message.content == DEFAULT_HANDOFF_MESSAGE
+    assert reply.usage.completion_tokens == 0  # no conversation to queue: no draft is written for anyone
 
 
 @pytest.mark.parametrize("option", ["acme", "acme=", "acme=1.5", "acme=high"])

@@ -29,7 +29,7 @@ from caretune.server.protocol.chat import (
 )
 from caretune.server.protocol.common import UsageInfo, now
 from caretune.server.serving_engine import Lease, leased_engine
-from caretune.server.serving_conversations import bot_handoff
+from caretune.server.serving_conversations import bot_handoff, set_handoff_draft
 from caretune.server.state import ServerState
 from caretune.storage.db import new_id
 from caretune.storage.passage_uses import count_uses
@@ -69,18 +69,15 @@ async def _withhold(
     params: SamplingParams,
     context: AnswerContext | None,
 ) -> ChatCompletionResponse | StreamingResponse:
-    """The bot does not answer: the customer gets the hand-over (or asking-back) message; on a hand-off the
-    answer it would have given is drafted for the agent, and the chat app's conversation joins the queue."""
+    """The bot does not answer: the customer gets the hand-over (or asking-back) message at once; on a hand-off
+    the chat app's conversation joins the agent queue, and the answer the bot would have given is drafted for
+    the agent afterwards, in the background."""
     decision = answer.decision
     text = withheld_reply(handoff_of(lease.engine, lease.model.handoff), decision)
-    completion_tokens = 0
-    if decision.action == "handoff":
-        draft = await run_in_threadpool(lease.engine.complete, answer.prompt, params.model_copy(update={"n": 1}))
-        completion_tokens = draft.completion_tokens
-        if request.conversation_id:
-            await run_in_threadpool(_queue_for_agent, state, request.conversation_id, decision.reason,
-                                    draft.choices[0].text.strip())
-    usage = UsageInfo.of(answer.prompt_tokens, completion_tokens)
+    if decision.action == "handoff" and request.conversation_id:
+        await run_in_threadpool(_queue_for_agent, state, request.conversation_id, decision.reason)
+        _draft_later(state, lease.model.id, request.conversation_id, answer.prompt, params)
+    usage = UsageInfo.of(answer.prompt_tokens, 0)
     if request.stream:
         return await lease.stream(_message_chunks(request, lease.model.id, text, params.n, context, usage))
     return ChatCompletionResponse(
@@ -93,9 +90,31 @@ async def _withhold(
     )
 
 
-def _queue_for_agent(state: ServerState, conversation_id: str, reason: str | None, draft: str) -> None:
+def _queue_for_agent(state: ServerState, conversation_id: str, reason: str | None) -> None:
     with state.sessions() as session:
-        bot_handoff(session, conversation_id, reason or "low_confidence", draft)
+        bot_handoff(session, conversation_id, reason or "low_confidence", None)
+
+
+def _save_draft(state: ServerState, conversation_id: str, draft: str) -> None:
+    with state.sessions() as session:
+        set_handoff_draft(session, conversation_id, draft)
+
+
+def _draft_later(state: ServerState, model_id: str, conversation_id: str, prompt: str, params: SamplingParams) -> None:
+    """Generate the unsent answer for the agent view in a task of its own (with its own request slot), so the
+    customer's hand-over message never waits for it."""
+
+    async def draft() -> None:
+        async with leased_engine(state, model_id) as lease:
+            result = await run_in_threadpool(lease.engine.complete, prompt, params.model_copy(update={"n": 1}))
+        await run_in_threadpool(_save_draft, state, conversation_id, result.choices[0].text.strip())
+
+    task = asyncio.get_running_loop().create_task(draft())
+    _background.add(task)  # the loop keeps only weak references to tasks
+    task.add_done_callback(_background.discard)
+
+
+_background: set[asyncio.Task] = set()
 
 
 async def _message_chunks(

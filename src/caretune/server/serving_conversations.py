@@ -124,6 +124,12 @@ def bot_handoff(session: Session, conversation_id: str, reason: str, draft: str 
     return conversation
 
 
+def set_handoff_draft(session: Session, conversation_id: str, draft: str) -> None:
+    """The bot's unsent answer, once drafted, for the agent who takes the conversation over."""
+    get_conversation(session, conversation_id).handoff_draft = draft
+    session.commit()
+
+
 def set_feedback(session: Session, conversation_id: str, message_id: str, data: FeedbackIn) -> Feedback:
     """Record (or replace) the judgement of one bot reply."""
     message = _find_message(get_conversation(session, conversation_id), message_id)
