@@ -14,6 +14,7 @@ from caretune.answering import PreparedAnswer, handoff_of, knowledge_of, prepare
 from caretune.engines.base import Logprobs, StreamEvent
 from caretune.engines.params import SamplingParams
 from caretune.knowledge import Passage
+from caretune.server.auth import Caller
 from caretune.server.protocol.chat import (
     AnswerContext,
     AssistantMessage,
@@ -30,24 +31,30 @@ from caretune.server.protocol.chat import (
 from caretune.server.protocol.common import UsageInfo, now
 from caretune.server.serving_engine import Lease, leased_engine
 from caretune.runs.info import HandoffSettings
-from caretune.server.serving_conversations import bot_handoff
+from caretune.server.serving_conversations import Scope, bot_handoff, get_conversation
 from caretune.server.state import ServerState
 from caretune.storage.db import new_id
 from caretune.storage.passage_uses import count_uses
 
 
 async def create_chat_completion(
-    state: ServerState, request: ChatCompletionRequest
+    state: ServerState, request: ChatCompletionRequest, caller: Caller
 ) -> ChatCompletionResponse | StreamingResponse:
-    """Answer one chat request; the model's request slot is held until the answer is sent."""
-    async with leased_engine(state, request.model) as lease:
+    """Answer one chat request; the model's request slot is held until the answer is sent.
+
+    A ``conversation_id`` must be one the caller sees (else 404), checked before the model is touched."""
+    scope = None
+    if request.conversation_id:
+        scope = caller.for_user(request.user).scope()
+        await run_in_threadpool(_visible, state, request.conversation_id, scope)
+    async with leased_engine(state, request.model, caller) as lease:
         answer = await _prepare(lease, request)
         params = request.to_sampling_params(lease.engine, answer.prompt)
         if answer.passages:
             _count_uses_later(state, answer.passages)
         context = AnswerContext.of(answer.passages, answer.decision)
         if answer.decision.action != "answer":
-            return await _withhold(state, lease, request, answer, params, context)
+            return await _withhold(state, lease, request, answer, params, context, scope)
         if not request.stream:
             return await _complete(lease, answer.prompt, params, context)
         return await lease.stream(_stream_chunks(request, lease, answer.prompt, params, context))
@@ -73,6 +80,7 @@ async def _withhold(
     answer: PreparedAnswer,
     params: SamplingParams,
     context: AnswerContext | None,
+    scope: Scope | None,
 ) -> ChatCompletionResponse | StreamingResponse:
     """The bot does not answer: the customer gets the hand-over (or asking-back) message; on a hand-off the
     answer it would have given is drafted for the agent, and the chat app's conversation joins the queue."""
@@ -83,10 +91,10 @@ async def _withhold(
     if decision.action == "handoff":
         draft = await run_in_threadpool(lease.engine.complete, answer.prompt, params.model_copy(update={"n": 1}))
         completion_tokens = draft.completion_tokens
-        if request.conversation_id:
-            await run_in_threadpool(_queue_for_agent, state, request.conversation_id, decision.reason,
+        if request.conversation_id and scope is not None:
+            await run_in_threadpool(_queue_for_agent, state, request.conversation_id, scope, decision.reason,
                                     draft.choices[0].text.strip())
-    usage = UsageInfo.of(answer.prompt_tokens, completion_tokens)
+    usage = lease.usage(answer.prompt_tokens, completion_tokens)
     if request.stream:
         return await lease.stream(_message_chunks(request, lease.model.id, text, params.n, context, usage))
     return ChatCompletionResponse(
@@ -99,9 +107,14 @@ async def _withhold(
     )
 
 
-def _queue_for_agent(state: ServerState, conversation_id: str, reason: str | None, draft: str) -> None:
+def _visible(state: ServerState, conversation_id: str, scope: Scope) -> None:
     with state.sessions() as session:
-        bot_handoff(session, conversation_id, reason or "low_confidence", draft)
+        get_conversation(session, conversation_id, scope)
+
+
+def _queue_for_agent(state: ServerState, conversation_id: str, scope: Scope, reason: str | None, draft: str) -> None:
+    with state.sessions() as session:
+        bot_handoff(session, conversation_id, reason or "low_confidence", draft, scope)
 
 
 async def _message_chunks(
@@ -162,7 +175,7 @@ async def _complete(
             )
             for c in result.choices
         ],
-        usage=UsageInfo.of(result.prompt_tokens, result.completion_tokens),
+        usage=lease.usage(result.prompt_tokens, result.completion_tokens),
     )
 
 
@@ -176,7 +189,7 @@ async def _stream_chunks(
         for choice in _event_choices(event, started, context):
             yield ChatCompletionChunk(id=chunk_id, created=created, model=model, choices=[choice])
         if event.usage is not None:
-            usage = UsageInfo.of(event.usage.prompt_tokens, event.usage.completion_tokens)
+            usage = lease.usage(event.usage.prompt_tokens, event.usage.completion_tokens)
     if request.stream_options and request.stream_options.include_usage:
         yield ChatCompletionChunk(id=chunk_id, created=created, model=model, choices=[], usage=usage)
 
