@@ -74,7 +74,7 @@ def _handed_off(live: Live) -> str:
 GROUPS: dict[str, tuple[str, Callable[[Live, str], object], int]] = {
     "models.read": ("models.read", lambda lv, r: lv.sdk(r).models.list(), 200),
     "models.delete": (
-        "models.read models.delete", lambda lv, r: lv.sdk(r).models.delete("ft:tiny-gemma:caretune::ftjob-0123456789ab"), 404,
+        "models.read models.delete", lambda lv, r: lv.sdk(r).models.delete(f"ft:{TINY_MODEL}:caretune::ftjob-0"), 404,
     ),
     "chat": (
         "inference",
@@ -97,13 +97,19 @@ GROUPS: dict[str, tuple[str, Callable[[Live, str], object], int]] = {
     "fine_tuning": ("fine_tuning", lambda lv, r: lv.sdk(r).fine_tuning.jobs.list(), 200),
     "fine-tunes (legacy)": ("fine_tuning", lambda lv, r: lv.http(r).get("/fine-tunes"), 200),
     "knowledge.read": ("knowledge.read", lambda lv, r: lv.http(r).get("/knowledge"), 200),
-    "knowledge.write": ("knowledge.read knowledge.write", lambda lv, r: lv.http(r).post("/knowledge", json={"name": f"kb-{r}"}), 200),
+    "knowledge.write": (
+        "knowledge.read knowledge.write", lambda lv, r: lv.http(r).post("/knowledge", json={"name": f"kb-{r}"}), 200,
+    ),
     "conversations": ("conversations", lambda lv, r: lv.http(r).get("/conversations"), 200),
     "conversations.write": (
-        "conversations conversations.write", lambda lv, r: lv.http(r).post("/conversations", json={"model": TINY_MODEL}), 200,
+        "conversations conversations.write",
+        lambda lv, r: lv.http(r).post("/conversations", json={"model": TINY_MODEL}),
+        200,
     ),
     "conversations.agent": (
-        "conversations conversations.agent", lambda lv, r: lv.http(r).delete(f"/conversations/{_handed_off(lv)}/handoff"), 200,
+        "conversations conversations.agent",
+        lambda lv, r: lv.http(r).delete(f"/conversations/{_handed_off(lv)}/handoff"),
+        200,
     ),
     "feedback.export": ("conversations feedback.export", lambda lv, r: lv.http(r).get("/feedback/export"), 200),
     "keys": ("keys", lambda lv, r: lv.http(r).get("/keys"), 200),

@@ -20,7 +20,9 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=[Depends(req
 def list_events(
     session: Annotated[Session, Depends(get_session)],
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before: Annotated[str | None, Query(max_length=40, description="Id of the last event of the previous page.")] = None,
+    before: Annotated[
+        str | None, Query(max_length=40, description="Id of the last event of the previous page.")
+    ] = None,
 ) -> AuditList:
     """Who did what, newest first; ``before`` pages back."""
     rows = events(session, limit + 1, before)

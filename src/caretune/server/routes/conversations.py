@@ -125,7 +125,9 @@ def close_handoff(conversation_id: str, db: DbSession, caller: Agent) -> Convers
     response_class=PlainTextResponse,
     responses={200: {"content": {"application/jsonl": {}}, "description": "Chat-format JSON Lines."}},
 )
-def export_feedback(db: DbSession, caller: Annotated[Caller, Depends(requires(Permission.FEEDBACK_EXPORT))]) -> PlainTextResponse:
+def export_feedback(
+    db: DbSession, caller: Annotated[Caller, Depends(requires(Permission.FEEDBACK_EXPORT))]
+) -> PlainTextResponse:
     """Approved, corrected and agent-written replies of every conversation as chat-format JSONL for
     ``caretune train``.
 

@@ -92,6 +92,5 @@ def _usage(state: ServerState, days: int, key_id: str | None) -> UsageList:
     with state.sessions() as session:
         names = {row.id: row.name for row in list_keys(session)}
         rows = usage_since(session, utc_today() - timedelta(days=days - 1), key_id)
-        return UsageList(
-            data=[UsageObject.model_validate(row).model_copy(update={"key_name": names.get(row.key_id)}) for row in rows]
-        )
+        named = [UsageObject.model_validate(row).model_copy(update={"key_name": names.get(row.key_id)}) for row in rows]
+        return UsageList(data=named)
