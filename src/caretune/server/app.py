@@ -37,6 +37,7 @@ from caretune.server.state import ServerState
 from caretune.server.upload_limit import UploadLimit
 from caretune.storage.db import create_all, make_engine, session_factory
 from caretune.storage.files import FileStore
+from caretune.storage.keys import KeyLookup
 from caretune.webapp import STATIC_DIR
 
 log = logging.getLogger("caretune.server")
@@ -59,6 +60,7 @@ def build_state(settings: ServerSettings) -> ServerState:
             settings.served_knowledge(), settings.served_handoff(),
         ),
         engines=EnginePool(settings.max_loaded_models, settings.engine, settings.max_queue, settings.threads),
+        keys=KeyLookup(db),
         usage=UsageMeter(sessions),
     )
 
@@ -83,6 +85,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         state.usage.stop()
         if scheduler is not None:
             scheduler.stop()
+        state.keys.close()
         state.db.dispose()
 
     app = FastAPI(title="caretune", version="0.1.0", lifespan=lifespan,

@@ -2,8 +2,9 @@
 key, the customer (end user) it speaks for.
 
 Each route group declares what it needs with one dependency, ``Depends(requires(Permission.X))``, which
-hands the route the ``Caller``. Checking a key costs one indexed query run on the event loop (no thread hop,
-no cache to keep right): a key revoked by any process is refused from its next request on. With
+hands the route the ``Caller``. Checking a key costs one indexed query run on the event loop through a
+connection of its own (``storage.keys.KeyLookup``: no thread hop, and no cache to keep right): a key
+revoked by any process is refused from its next request on. With
 ``--no-auth`` every request is an admin's and nothing is looked up; that mode is only ever switched on
 explicitly and announced at start, never a fallback.
 
@@ -33,7 +34,7 @@ from caretune.server.roles import ROLE_PERMISSIONS, ROLE_SEES, Permission, roles
 from caretune.server.serving_conversations import EVERY, Scope
 from caretune.server.state import ServerState
 from caretune.storage.audit import record
-from caretune.storage.keys import LiveKey, Role, live_key
+from caretune.storage.keys import LiveKey, Role
 
 END_USER_HEADER = "X-Caretune-User"
 SESSION_COOKIE = "caretune_session"
@@ -128,8 +129,7 @@ async def authenticate(
             "(create one with `caretune keys create`).",
             code="missing_api_key",
         )
-    with state.db.connect() as connection:
-        key = live_key(connection, credentials.credentials)
+    key = state.keys(credentials.credentials)
     if key is None:
         raise Unauthorized("Incorrect or revoked API key provided.", code="invalid_api_key")
     if key.rate_limit is not None:

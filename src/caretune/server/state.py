@@ -17,6 +17,7 @@ from caretune.server.engine_pool import EnginePool
 from caretune.server.limits import RateLimiter, UsageMeter
 from caretune.server.settings import ServerSettings
 from caretune.storage.files import FileStore
+from caretune.storage.keys import KeyLookup
 
 
 @dataclass
@@ -29,6 +30,7 @@ class ServerState:
     files: FileStore
     catalog: Catalog
     engines: EnginePool
+    keys: KeyLookup  # every request's key, looked up on the event loop
     usage: UsageMeter  # each key's requests and tokens, and its daily token budget
     limiter: RateLimiter = field(default_factory=RateLimiter)  # each key's request rate
     # Set after a job is created or cancelled: wakes the job scheduler, which otherwise looks only now and then.

@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
-from sqlalchemy import JSON, Connection, DateTime, Integer, String, select
+from sqlalchemy import JSON, Connection, DateTime, Engine, Integer, String, bindparam, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from caretune.storage.db import Base, new_id, utcnow
@@ -154,9 +155,10 @@ def revoke_key(session: Session, key_id: str) -> ApiKey | None:
     return row
 
 
+# Built once, with a bound parameter, so each lookup reuses the compiled statement and its result metadata.
 _LIVE_KEY = select(
     ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.models, ApiKey.rate_limit, ApiKey.tokens_per_day
-).where(ApiKey.revoked_at.is_(None))
+).where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
 
 
 def live_key(db: Session | Connection, secret: str) -> LiveKey | None:
@@ -164,7 +166,7 @@ def live_key(db: Session | Connection, secret: str) -> LiveKey | None:
 
     One indexed Core query and no ORM objects, so the server can run it on every request (a revocation
     counts from the next request on) without a session or a thread."""
-    row = db.execute(_LIVE_KEY.where(ApiKey.key_hash == hash_key(secret))).first()
+    row = db.execute(_LIVE_KEY, {"key_hash": hash_key(secret)}).first()
     if row is None:
         return None
     return LiveKey(
@@ -172,3 +174,33 @@ def live_key(db: Session | Connection, secret: str) -> LiveKey | None:
         rate_limit=parse_rate(row.rate_limit) if row.rate_limit else None, tokens_per_day=row.tokens_per_day,
     )
 
+
+
+class KeyLookup:
+    """``live_key`` through one autocommit connection of its own, for a server that checks keys on its
+    event loop: it never waits for the shared pool (whose connections requests in worker threads hold until
+    the loop has sent their answers), and each query sees every commit, so a revocation by any process counts
+    from the next request on. For one thread at a time."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._connection: Connection | None = None
+
+    def __call__(self, secret: str) -> LiveKey | None:
+        try:
+            return live_key(self._connect(), secret)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            self.close()  # the database went away and came back (a PostgreSQL restart): once more, anew
+            return live_key(self._connect(), secret)
+
+    def _connect(self) -> Connection:
+        if self._connection is None:
+            self._connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self._connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
