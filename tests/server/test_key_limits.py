@@ -74,6 +74,22 @@ def test_a_spent_daily_budget_is_429_before_the_engine_runs(limited) -> None:
     assert client.models.list().data  # only token-spending routes are refused
 
 
+def test_tokens_used_before_a_restart_count_against_the_budget(limited) -> None:
+    from datetime import datetime, timezone
+
+    from caretune.storage.db import make_engine, session_factory
+    from caretune.storage.usage import Counts, add_usage
+
+    url, settings = limited
+    key = new_key(settings, "app", tokens_per_day=100)
+    db = make_engine(settings.resolved_database_url())
+    with session_factory(db)() as session:  # what an earlier run of the server stored today
+        add_usage(session, {(_key_id(url, key), TINY_MODEL, datetime.now(timezone.utc).date()): Counts(4, 60, 40)})
+    db.dispose()
+    with pytest.raises(openai.RateLimitError):
+        _sdk(url, key).completions.create(model=TINY_MODEL, prompt="hi", max_tokens=2)
+
+
 def test_usage_per_key_and_model_streams_included_for_admins_and_the_cli(limited) -> None:
     url, settings = limited
     admin, key = new_key(settings), new_key(settings, "app")

@@ -80,20 +80,26 @@ class UsageMeter:
             if key_id in self._today:
                 self._today[key_id] += prompt_tokens + completion_tokens
 
-    def tokens_today(self, key_id: str) -> int:
-        """The tokens ``key_id`` has used today (UTC), stored and not yet stored."""
+    def tokens_today(self, key_id: str) -> int | None:
+        """The tokens ``key_id`` has used today (UTC), if known here already (else ``load_today``)."""
         with self._lock:
-            day = self._roll()
-            if key_id in self._today:
-                return self._today[key_id]
-        with self._sessions() as session:
-            stored = tokens_used(session, key_id, day)
-        with self._lock:
-            if self._roll() == day and key_id not in self._today:
-                waiting = sum(c.prompt_tokens + c.completion_tokens for (k, _, d), c in self._pending.items()
-                              if k == key_id and d == day)
-                self._today[key_id] = stored + waiting
-            return self._today.get(key_id, stored)
+            self._roll()
+            return self._today.get(key_id)
+
+    def load_today(self, key_id: str) -> int:
+        """The tokens ``key_id`` has used today (UTC), stored and not yet stored; it reads the database, so
+        it belongs in a worker thread (once per key and day)."""
+        with self._flushing:  # no counts move from memory to the database while both are read
+            with self._lock:
+                day = self._roll()
+            with self._sessions() as session:
+                stored = tokens_used(session, key_id, day)
+            with self._lock:
+                if self._roll() == day and key_id not in self._today:
+                    waiting = sum(c.prompt_tokens + c.completion_tokens for (k, _, d), c in self._pending.items()
+                                  if k == key_id and d == day)
+                    self._today[key_id] = stored + waiting
+                return self._today.get(key_id, stored)
 
     def _roll(self) -> date:
         """Today; a new day forgets yesterday's sums (caller holds the lock)."""
