@@ -10,6 +10,7 @@ from caretune.cli import app
 from caretune.data.config import PrepareConfig
 from caretune.evaluation.config import EvalConfig
 from caretune.server.settings import ServerSettings
+from caretune.storage.keys import KeySpec
 from caretune.training.config import TrainConfig
 
 # The options each command had before they were built from the models (and must keep), and those added since.
@@ -35,8 +36,11 @@ OPTIONS = {
         "--threads", "--max-tokens", "--temperature", "--text-column", "--system", "--samples", "--reuse",
         "--compare", "--off-domain", "--handoff-only",
     ]),
-    ("keys", "create"): (ServerSettings, ["--name", "--database-url", "--data-dir"]),
+    ("keys", "create"): (KeySpec, [
+        "--name", "--role", "--models", "--rate-limit", "--tokens-per-day", "--database-url", "--data-dir",
+    ]),
     ("keys", "list"): (ServerSettings, ["--database-url", "--data-dir"]),
+    ("keys", "usage"): (ServerSettings, ["--days", "--key", "--database-url", "--data-dir"]),
     ("keys", "revoke"): (ServerSettings, ["--database-url", "--data-dir"]),
     ("feedback", "export"): (ServerSettings, ["--out", "--database-url", "--data-dir"]),
 }

@@ -44,14 +44,14 @@ def running_server(settings) -> Iterator[str]:
         thread.join(timeout=30)
 
 
-def new_key(settings) -> str:
-    """A fresh API key in the settings' database."""
+def new_key(settings, role: str = "admin", **spec) -> str:
+    """A fresh API key in the settings' database (an admin's unless told; ``spec``: its models and limits)."""
     from caretune.storage.db import create_all, make_engine, session_factory
-    from caretune.storage.keys import create_key
+    from caretune.storage.keys import KeySpec, create_key
 
     db = make_engine(settings.resolved_database_url())
     create_all(db)
     with session_factory(db)() as session:
-        _, secret = create_key(session, "tests")
+        _, secret = create_key(session, KeySpec(name=f"tests-{role}", role=role, **spec))
     db.dispose()
     return secret

@@ -25,11 +25,11 @@ def test_every_v1_route_needs_a_key(base_url: str, path: str) -> None:
 
 def test_revoked_key_stops_working(server_settings, base_url: str) -> None:
     from caretune.storage.db import make_engine, session_factory
-    from caretune.storage.keys import create_key, hash_key, revoke_key
+    from caretune.storage.keys import KeySpec, create_key, hash_key, revoke_key
 
     sessions = session_factory(make_engine(server_settings.resolved_database_url()))
     with sessions() as session:
-        row, secret = create_key(session, "to revoke")
+        row, secret = create_key(session, KeySpec(name="to revoke", role="admin"))
         assert row.key_hash == hash_key(secret) and secret not in row.key_hash
     client = openai.OpenAI(base_url=base_url, api_key=secret, max_retries=0)
     assert client.models.list().data

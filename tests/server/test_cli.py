@@ -14,9 +14,9 @@ from tests.server.live import free_port
 def test_keys_create_list_revoke(tmp_path: Path) -> None:
     from caretune.server.settings import ServerSettings
     from caretune.storage.db import make_engine, session_factory
-    from caretune.storage.keys import verify_key
+    from caretune.storage.keys import live_key
 
-    created = caretune("keys", "create", "--name", "mobile app", "--data-dir", str(tmp_path))
+    created = caretune("keys", "create", "--name", "mobile app", "--role", "app", "--data-dir", str(tmp_path))
     assert created.returncode == 0, created.stderr
     secret = created.stdout.strip()
     listed = caretune("keys", "list", "--data-dir", str(tmp_path)).stdout
@@ -26,10 +26,10 @@ def test_keys_create_list_revoke(tmp_path: Path) -> None:
     assert secret.encode() not in db_bytes  # only the hash is stored
     sessions = session_factory(make_engine(ServerSettings(data_dir=tmp_path).resolved_database_url()))
     with sessions() as session:
-        assert verify_key(session, secret) is not None
+        assert live_key(session, secret) is not None
     assert caretune("keys", "revoke", key_id, "--data-dir", str(tmp_path)).returncode == 0
     with sessions() as session:
-        assert verify_key(session, secret) is None
+        assert live_key(session, secret) is None
     assert "revoked" in caretune("keys", "list", "--data-dir", str(tmp_path)).stdout
     unknown = caretune("keys", "revoke", "key_nope", "--data-dir", str(tmp_path))
     assert unknown.returncode == 3 and "caretune: error:" in unknown.stderr

@@ -1,4 +1,5 @@
-"""schemathesis against the live server's ``/openapi.json``: whatever the input, never a 500.
+"""schemathesis against the live server's ``/openapi.json``: whatever the input, never a 500, with an admin
+key and with an app key (which must never see another customer's conversation).
 
 Examples are bounded (and generation sizes clamped) so the whole run stays well under a minute on the tiny
 model; the worker is off so that fuzzed fine-tuning jobs do not start trainings.
@@ -6,10 +7,15 @@ model; the worker is off so that fuzzed fine-tuning jobs do not start trainings.
 
 from __future__ import annotations
 
+import httpx
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from tests.server.live import TINY_MODEL
+
+USER = "X-Caretune-User"
+SECRET = "alice's order 5512 goes to 1 Elm Street"
 
 # Keep fuzzed generation small: the point is input handling, not generating 128 x 512 tokens.
 _CLAMPS = {"n": 2, "best_of": 2, "max_tokens": 4, "max_completion_tokens": 4}
@@ -34,8 +40,23 @@ def _operations(url: str) -> list:
     return [result.ok() for result in schema.get_all_operations()]
 
 
-def test_no_input_gives_a_server_error(idle_server: tuple[str, str]) -> None:
+def _app_key(url: str, admin_key: str) -> str:
+    """A new app key of the server, and a conversation of its customer "alice" that says ``SECRET``."""
+    admin = {"Authorization": f"Bearer {admin_key}"}
+    key = httpx.post(f"{url}/keys", headers=admin, json={"role": "app"}).json()["secret"]
+    alice = {"Authorization": f"Bearer {key}", USER: "alice"}
+    cid = httpx.post(f"{url}/conversations", headers=alice, json={"model": TINY_MODEL}).json()["id"]
+    httpx.post(f"{url}/conversations/{cid}/messages", headers=alice, json={"role": "user", "content": SECRET})
+    return key
+
+
+@pytest.mark.parametrize("role", ["admin", "app"])
+def test_no_input_gives_a_server_error(idle_server: tuple[str, str], role: str) -> None:
+    """Whatever the input, no 500; with an app key (speaking for "bob"), no answer shows alice's conversation."""
     url, key = idle_server
+    headers = {"Authorization": f"Bearer {key}"}
+    if role == "app":
+        headers = {"Authorization": f"Bearer {_app_key(url, key)}", USER: "bob"}
     operations = _operations(url)
     paths = {op.path for op in operations}
     assert {
@@ -43,7 +64,7 @@ def test_no_input_gives_a_server_error(idle_server: tuple[str, str]) -> None:
         "/v1/fine-tunes/{fine_tune_id}/cancel", "/v1/fine-tunes/{fine_tune_id}/events",
         "/v1/fine_tuning/jobs/{fine_tuning_job_id}/pause", "/v1/fine_tuning/jobs/{fine_tuning_job_id}/resume",
         "/v1/uploads", "/v1/uploads/{upload_id}/parts", "/v1/uploads/{upload_id}/complete",
-        "/v1/uploads/{upload_id}/cancel",
+        "/v1/uploads/{upload_id}/cancel", "/v1/keys", "/v1/usage", "/v1/audit", "/v1/me", "/v1/session",
     } <= paths
     for operation in operations:
 
@@ -51,9 +72,10 @@ def test_no_input_gives_a_server_error(idle_server: tuple[str, str]) -> None:
         @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
         def check(case) -> None:
             _focus(case.body)
-            response = case.call(headers={"Authorization": f"Bearer {key}"}, timeout=60)
+            response = case.call(headers=headers, timeout=60)
             assert response.status_code < 500, (case.method, case.path, case.body, response.text[:500])
             if response.status_code >= 400:
                 assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+            assert SECRET not in response.text, (case.method, case.path)
 
         check()

@@ -24,7 +24,7 @@ def postgres_url() -> Iterator[str]:
 
 def test_a_fine_tuning_job_and_a_restart_on_postgresql(server_settings, postgres_url: str, tmp_path: Path) -> None:
     from caretune.storage.db import make_engine, session_factory
-    from caretune.storage.keys import create_key, revoke_key
+    from caretune.storage.keys import KeySpec, create_key, revoke_key
     from tests.conftest import synthetic_conversations, write_jsonl
 
     settings = server_settings.model_copy(
@@ -47,7 +47,7 @@ def test_a_fine_tuning_job_and_a_restart_on_postgresql(server_settings, postgres
 
     db = make_engine(postgres_url)
     with session_factory(db)() as session:
-        revoked, revoked_secret = create_key(session, "to revoke")
+        revoked, revoked_secret = create_key(session, KeySpec(name="to revoke", role="admin"))
         revoke_key(session, revoked.id)
         assert session.execute(text("SELECT count(*) FROM fine_tuning_jobs")).scalar_one() == 1
     db.dispose()

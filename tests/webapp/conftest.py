@@ -72,8 +72,20 @@ def webapp_settings(
 
 @pytest.fixture(scope="session")
 def webapp_key(webapp_settings) -> str:
-    """A valid API key for the test server."""
+    """An admin key of the test server."""
     return new_key(webapp_settings)
+
+
+@pytest.fixture(scope="session")
+def app_key(webapp_settings) -> str:
+    """An app key of the test server, as a public chat page holds."""
+    return new_key(webapp_settings, "app")
+
+
+@pytest.fixture(scope="session")
+def agent_key(webapp_settings) -> str:
+    """A support agent's key of the test server."""
+    return new_key(webapp_settings, "agent")
 
 
 @pytest.fixture(scope="session")
@@ -99,14 +111,15 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture()
 def make_context(browser, site: str, webapp_key: str) -> Iterator[Callable[..., object]]:
-    """Opens fresh browser profiles (desktop size unless told); ``with_key`` stores the API key first."""
+    """Opens fresh browser profiles (desktop size unless told); ``with_key`` stores an API key first (the
+    admin's unless ``key`` names another)."""
     opened = []
 
-    def make(with_key: bool = True, **options: object) -> object:
+    def make(with_key: bool = True, key: str | None = None, **options: object) -> object:
         options.setdefault("viewport", {"width": 1280, "height": 800})
         context = browser.new_context(base_url=site, **options)
         if with_key:
-            context.add_init_script(f"localStorage.setItem('caretune.apiKey', {webapp_key!r})")
+            context.add_init_script(f"localStorage.setItem('caretune.apiKey', {key or webapp_key!r})")
         context.set_default_timeout(30_000)
         opened.append(context)
         return context

@@ -50,21 +50,24 @@ def config_command(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate ``body(config, **extra)``: the command takes the model's fields as options (all, or
     ``fields``, minus ``exclude``), validates them into the model and calls ``body``; ``body``'s own other
-    parameters stay options of the command. A value the model refuses is a usage error naming the option."""
+    parameters stay options of the command. A value the model refuses is a usage error naming the option.
+
+    The config is ``body``'s parameter annotated with ``model`` (else its first), so two decorators can fill
+    one command from two models (``caretune keys create``: the key's ``KeySpec`` and the database's
+    ``ServerSettings``)."""
     chosen = [name for name in (fields or model.model_fields) if name not in exclude]
     overrides = cli or {}
 
     def decorate(body: Callable[..., Any]) -> Callable[..., Any]:
-        extra = [
-            p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-            for p in list(inspect.signature(body, eval_str=True).parameters.values())[1:]
-        ]
+        signature = list(inspect.signature(body, eval_str=True).parameters.values())
+        target = next((p for p in signature if p.annotation is model), signature[0]).name
+        extra = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in signature if p.name != target]
         params = [_parameter(name, model.model_fields[name], overrides.get(name, Cli())) for name in chosen]
 
         @functools.wraps(body)
         def command(**values: Any) -> Any:
             given = {name: values.pop(name) for name in chosen}
-            return body(_validated(model, given, overrides), **values)
+            return body(**{target: _validated(model, given, overrides)}, **values)
 
         command.__signature__ = inspect.Signature(params + extra)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in params + extra}

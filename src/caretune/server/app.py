@@ -14,12 +14,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from caretune.server.routes import (
+    audit,
     chat,
     completions,
     conversations,
     files,
     fine_tunes,
     fine_tuning,
+    keys,
     knowledge,
     models,
     uploads,
@@ -29,11 +31,13 @@ from caretune.server.catalog import Catalog
 from caretune.server.engine_pool import EnginePool
 from caretune.server.errors import install_error_handlers
 from caretune.server.job_scheduler import JobScheduler
+from caretune.server.limits import UsageMeter
 from caretune.server.settings import ServerSettings
 from caretune.server.state import ServerState
 from caretune.server.upload_limit import UploadLimit
 from caretune.storage.db import create_all, make_engine, session_factory
 from caretune.storage.files import FileStore
+from caretune.storage.keys import KeyLookup
 from caretune.webapp import STATIC_DIR
 
 log = logging.getLogger("caretune.server")
@@ -56,6 +60,8 @@ def build_state(settings: ServerSettings) -> ServerState:
             settings.served_knowledge(), settings.served_handoff(),
         ),
         engines=EnginePool(settings.max_loaded_models, settings.engine, settings.max_queue, settings.threads),
+        keys=KeyLookup(db),
+        usage=UsageMeter(sessions),
     )
 
 
@@ -66,15 +72,20 @@ def create_app(settings: ServerSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.no_auth:
-            log.warning("authentication is OFF (--no-auth): anyone who can reach this port can use the API")
+            log.warning(
+                "authentication is OFF (--no-auth): anyone who can reach this port is an admin; for local use only"
+            )
         scheduler = (
             JobScheduler(settings, state.sessions, state.files, state.jobs_changed) if settings.run_worker else None
         )
         if scheduler is not None:
             scheduler.start()
+        state.usage.start()
         yield
+        state.usage.stop()
         if scheduler is not None:
             scheduler.stop()
+        state.keys.close()
         state.db.dispose()
 
     app = FastAPI(title="caretune", version="0.1.0", lifespan=lifespan,
@@ -82,7 +93,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.caretune = state
     install_error_handlers(app)
     app.add_middleware(UploadLimit, max_bytes=int(settings.max_upload_mb * (1 << 20)))
-    for area in (models, completions, chat, files, uploads, fine_tuning, fine_tunes, knowledge, conversations):
+    areas = (models, completions, chat, files, uploads, fine_tuning, fine_tunes, knowledge, conversations, keys, audit)
+    for area in areas:
         app.include_router(area.router)
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="webapp")
     return app

@@ -8,6 +8,7 @@ errors and unknown routes, so every error path is funnelled through here.
 from __future__ import annotations
 
 import logging
+import math
 import re
 
 from fastapi import FastAPI, Request
@@ -25,6 +26,7 @@ class APIError(Exception):
 
     status_code = 400
     error_type = "invalid_request_error"
+    headers: dict[str, str] = {}
 
     def __init__(self, message: str, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -45,7 +47,7 @@ class Unauthorized(APIError):
 
 
 class Forbidden(APIError):
-    """403: allowed for no key (deleting a base model)."""
+    """403: the key's role lacks a permission, or allowed for no key (deleting a base model)."""
 
     status_code = 403
     error_type = "permission_error"
@@ -70,6 +72,14 @@ class Overloaded(APIError):
     error_type = "rate_limit_error"
 
 
+class RateLimited(Overloaded):
+    """429: a key over its request rate or its tokens for the day; ``Retry-After`` says when to come back."""
+
+    def __init__(self, message: str, retry_after: float, code: str) -> None:
+        super().__init__(message, code=code)
+        self.headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
+
+
 _UNION_MEMBER = re.compile(r"str|int|float|bool|[a-z_-]+\[.*\]")
 
 
@@ -79,13 +89,14 @@ def error_body(message: str, error_type: str, param: str | None, code: str | Non
 
 
 def _response(
-    status: int, message: str, error_type: str, param: str | None = None, code: str | None = None
+    status: int, message: str, error_type: str, param: str | None = None, code: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    return JSONResponse(error_body(message, error_type, param, code), status_code=status)
+    return JSONResponse(error_body(message, error_type, param, code), status_code=status, headers=headers)
 
 
 async def _api_error(_: Request, exc: APIError) -> JSONResponse:
-    return _response(exc.status_code, exc.message, exc.error_type, exc.param, exc.code)
+    return _response(exc.status_code, exc.message, exc.error_type, exc.param, exc.code, exc.headers)
 
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -14,6 +14,7 @@ from caretune.answering import PreparedAnswer, handoff_of, knowledge_of, prepare
 from caretune.engines.base import Logprobs, StreamEvent
 from caretune.engines.params import SamplingParams
 from caretune.knowledge import Passage
+from caretune.server.auth import Caller
 from caretune.server.protocol.chat import (
     AnswerContext,
     AssistantMessage,
@@ -29,24 +30,29 @@ from caretune.server.protocol.chat import (
 )
 from caretune.server.protocol.common import UsageInfo, now
 from caretune.server.serving_engine import Lease, leased_engine
-from caretune.server.serving_conversations import bot_handoff, set_handoff_draft
+from caretune.server.serving_conversations import Scope, bot_handoff, get_conversation, set_handoff_draft
 from caretune.server.state import ServerState
 from caretune.storage.db import new_id
 from caretune.storage.passage_uses import count_uses
 
 
 async def create_chat_completion(
-    state: ServerState, request: ChatCompletionRequest
+    state: ServerState, request: ChatCompletionRequest, caller: Caller
 ) -> ChatCompletionResponse | StreamingResponse:
-    """Answer one chat request; the model's request slot is held until the answer is sent."""
-    async with leased_engine(state, request.model) as lease:
+    """Answer one chat request; the model's request slot is held until the answer is sent.
+
+    A ``conversation_id`` must be one the caller sees (else 404), checked before the model is touched."""
+    if request.conversation_id:
+        scope = caller.for_user(request.user).scope()
+        await run_in_threadpool(_visible, state, request.conversation_id, scope)
+    async with leased_engine(state, request.model, caller) as lease:
         answer = await _prepare(lease, request)
         params = request.to_sampling_params(lease.engine, answer.prompt)
         if answer.passages:
             _count_uses_later(state, answer.passages)
         context = AnswerContext.of(answer.passages, answer.decision)
         if answer.decision.action != "answer":
-            return await _withhold(state, lease, request, answer, params, context)
+            return await _withhold(state, lease, request, answer, params, context, caller)
         if not request.stream:
             return await _complete(lease, answer.prompt, params, context)
         return await lease.stream(_stream_chunks(request, lease, answer.prompt, params, context))
@@ -68,6 +74,7 @@ async def _withhold(
     answer: PreparedAnswer,
     params: SamplingParams,
     context: AnswerContext | None,
+    caller: Caller,
 ) -> ChatCompletionResponse | StreamingResponse:
     """The bot does not answer: the customer gets the hand-over (or asking-back) message at once; on a hand-off
     the chat app's conversation joins the agent queue, and the answer the bot would have given is drafted for
@@ -75,9 +82,10 @@ async def _withhold(
     decision = answer.decision
     text = withheld_reply(handoff_of(lease.engine, lease.model.handoff), decision)
     if decision.action == "handoff" and request.conversation_id:
-        await run_in_threadpool(_queue_for_agent, state, request.conversation_id, decision.reason)
-        _draft_later(state, lease.model.id, request.conversation_id, answer.prompt, params)
-    usage = UsageInfo.of(answer.prompt_tokens, 0)
+        scope = caller.for_user(request.user).scope()
+        await run_in_threadpool(_queue_for_agent, state, request.conversation_id, scope, decision.reason)
+        _draft_later(state, caller, lease.model.id, request.conversation_id, scope, answer.prompt, params)
+    usage = lease.usage(answer.prompt_tokens, 0)
     if request.stream:
         return await lease.stream(_message_chunks(request, lease.model.id, text, params.n, context, usage))
     return ChatCompletionResponse(
@@ -90,24 +98,33 @@ async def _withhold(
     )
 
 
-def _queue_for_agent(state: ServerState, conversation_id: str, reason: str | None) -> None:
+def _visible(state: ServerState, conversation_id: str, scope: Scope) -> None:
     with state.sessions() as session:
-        bot_handoff(session, conversation_id, reason or "low_confidence", None)
+        get_conversation(session, conversation_id, scope)
 
 
-def _save_draft(state: ServerState, conversation_id: str, draft: str) -> None:
+def _queue_for_agent(state: ServerState, conversation_id: str, scope: Scope, reason: str | None) -> None:
     with state.sessions() as session:
-        set_handoff_draft(session, conversation_id, draft)
+        bot_handoff(session, conversation_id, reason or "low_confidence", None, scope)
 
 
-def _draft_later(state: ServerState, model_id: str, conversation_id: str, prompt: str, params: SamplingParams) -> None:
-    """Generate the unsent answer for the agent view in a task of its own (with its own request slot), so the
-    customer's hand-over message never waits for it."""
+def _save_draft(state: ServerState, conversation_id: str, scope: Scope, draft: str) -> None:
+    with state.sessions() as session:
+        set_handoff_draft(session, conversation_id, draft, scope)
+
+
+def _draft_later(
+    state: ServerState, caller: Caller, model_id: str, conversation_id: str, scope: Scope, prompt: str,
+    params: SamplingParams,
+) -> None:
+    """Generate the unsent answer for the agent view in a task of its own (with its own request slot, counted
+    to the caller's key), so the customer's hand-over message never waits for it."""
 
     async def draft() -> None:
-        async with leased_engine(state, model_id) as lease:
+        async with leased_engine(state, model_id, caller) as lease:
             result = await run_in_threadpool(lease.engine.complete, prompt, params.model_copy(update={"n": 1}))
-        await run_in_threadpool(_save_draft, state, conversation_id, result.choices[0].text.strip())
+            lease.usage(result.prompt_tokens, result.completion_tokens)
+        await run_in_threadpool(_save_draft, state, conversation_id, scope, result.choices[0].text.strip())
 
     task = asyncio.get_running_loop().create_task(draft())
     _background.add(task)  # the loop keeps only weak references to tasks
@@ -175,7 +192,7 @@ async def _complete(
             )
             for c in result.choices
         ],
-        usage=UsageInfo.of(result.prompt_tokens, result.completion_tokens),
+        usage=lease.usage(result.prompt_tokens, result.completion_tokens),
     )
 
 
@@ -189,7 +206,7 @@ async def _stream_chunks(
         for choice in _event_choices(event, started, context):
             yield ChatCompletionChunk(id=chunk_id, created=created, model=model, choices=[choice])
         if event.usage is not None:
-            usage = UsageInfo.of(event.usage.prompt_tokens, event.usage.completion_tokens)
+            usage = lease.usage(event.usage.prompt_tokens, event.usage.completion_tokens)
     if request.stream_options and request.stream_options.include_usage:
         yield ChatCompletionChunk(id=chunk_id, created=created, model=model, choices=[], usage=usage)
 

@@ -9,22 +9,25 @@ from starlette.concurrency import run_in_threadpool
 
 from caretune.engines.base import CompletionResult, Prompt, StreamEvent
 from caretune.engines.params import SamplingParams
+from caretune.server.auth import Caller
 from caretune.server.errors import InvalidRequest
-from caretune.server.protocol.common import UsageInfo, now
+from caretune.server.protocol.common import now
 from caretune.server.protocol.completions import CompletionChoice, CompletionRequest, CompletionResponse
 from caretune.server.serving_engine import Lease, leased_engine
 from caretune.server.state import ServerState
 from caretune.storage.db import new_id
 
 
-async def create_completion(state: ServerState, request: CompletionRequest) -> CompletionResponse | StreamingResponse:
+async def create_completion(
+    state: ServerState, request: CompletionRequest, caller: Caller
+) -> CompletionResponse | StreamingResponse:
     """Answer one completions request; the model's request slot is held until the answer is sent.
 
     Every prompt's parameters are checked before any is generated, so a streamed list never fails halfway."""
     prompts = request.prompts()
     if not prompts:
         raise InvalidRequest("prompt must not be an empty list", param="prompt")
-    async with leased_engine(state, request.model) as lease:
+    async with leased_engine(state, request.model, caller) as lease:
         plans = [(prompt, request.to_sampling_params(lease.engine, prompt)) for prompt in prompts]
         if not request.stream:
             return await _complete(lease, plans)
@@ -50,7 +53,7 @@ async def _complete(lease: Lease, plans: list[tuple[Prompt, SamplingParams]]) ->
         created=now(),
         model=lease.model.id,
         choices=choices,
-        usage=UsageInfo.of(sum(r.prompt_tokens for r in results), sum(r.completion_tokens for r in results)),
+        usage=lease.usage(sum(r.prompt_tokens for r in results), sum(r.completion_tokens for r in results)),
     )
 
 
@@ -67,8 +70,8 @@ async def _stream_chunks(
             if event.text or event.finish_reason or event.logprobs:
                 choice = _stream_choice(event, i * params.n)
                 yield CompletionResponse(id=completion_id, created=created, model=lease.model.id, choices=[choice])
+    usage = lease.usage(prompt_tokens, completion_tokens)
     if request.stream_options and request.stream_options.include_usage:
-        usage = UsageInfo.of(prompt_tokens, completion_tokens)
         yield CompletionResponse(id=completion_id, created=created, model=lease.model.id, choices=[], usage=usage)
 
 

@@ -7,7 +7,9 @@ session, the same whichever door calls them.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from caretune.server.errors import InvalidRequest, NotFound
@@ -26,25 +28,49 @@ _DEFAULT_TITLE = "New conversation"
 _AGENT_QUEUE = ("waiting", "answered")
 
 
-def create_conversation(session: Session, data: ConversationCreate) -> Conversation:
-    """Start a thread, titled later from its first question unless a title is given."""
+@dataclass(frozen=True)
+class Scope:
+    """The threads one caller sees (``server/roles.py`` says which for each role): every thread, those in
+    the agent queue, or those of one customer of one app key (``owner``: the key's id and the end user).
+    A thread outside it does not exist for the caller: it is a 404, never a 403."""
+
+    agent_queue: bool = False
+    owner: tuple[str, str] | None = None
+
+    def visible(self, query: Select) -> Select:
+        """``query`` narrowed to the threads in scope."""
+        if self.agent_queue:
+            query = query.where(Conversation.handoff.in_(_AGENT_QUEUE))
+        if self.owner is not None:
+            query = query.where(Conversation.key_id == self.owner[0], Conversation.end_user == self.owner[1])
+        return query
+
+
+EVERY = Scope()
+
+
+def create_conversation(session: Session, data: ConversationCreate, scope: Scope) -> Conversation:
+    """Start a thread, titled later from its first question unless a title is given; an app key's customer
+    owns the threads they start."""
     row = Conversation(**data.model_dump(exclude_none=True))
+    if scope.owner is not None:
+        row.key_id, row.end_user = scope.owner
     session.add(row)
     session.commit()
     return row
 
 
-def list_conversations(session: Session, needs_agent: bool = False) -> list[Conversation]:
-    """Threads, most recently active first; ``needs_agent`` keeps those handed off to a human."""
-    query = select(Conversation).order_by(Conversation.updated_at.desc())
+def list_conversations(session: Session, scope: Scope, needs_agent: bool = False) -> list[Conversation]:
+    """Threads in scope, most recently active first; ``needs_agent`` keeps those handed off to a human."""
+    query = scope.visible(select(Conversation).order_by(Conversation.updated_at.desc()))
     if needs_agent:
         query = query.where(Conversation.handoff.in_(_AGENT_QUEUE))
     return list(session.scalars(query))
 
 
-def get_conversation(session: Session, conversation_id: str) -> Conversation:
-    """A thread with its turns and their feedback loaded, or a 404."""
-    query = (
+def get_conversation(session: Session, conversation_id: str, scope: Scope) -> Conversation:
+    """A thread in scope with its turns and their feedback loaded, or a 404."""
+    query = scope.visible(
         select(Conversation)
         .where(Conversation.id == conversation_id)
         .options(selectinload(Conversation.messages).selectinload(Message.feedback))
@@ -55,9 +81,11 @@ def get_conversation(session: Session, conversation_id: str) -> Conversation:
     return row
 
 
-def update_conversation(session: Session, conversation_id: str, data: ConversationUpdate) -> Conversation:
+def update_conversation(
+    session: Session, conversation_id: str, data: ConversationUpdate, scope: Scope
+) -> Conversation:
     """Rename a thread or switch its model(s); fields not sent keep their value."""
-    row = get_conversation(session, conversation_id)
+    row = get_conversation(session, conversation_id, scope)
     changes = data.model_dump(exclude_unset=True)
     if changes.get("title") is None:
         changes.pop("title", None)
@@ -68,15 +96,15 @@ def update_conversation(session: Session, conversation_id: str, data: Conversati
     return row
 
 
-def delete_conversation(session: Session, conversation_id: str) -> None:
+def delete_conversation(session: Session, conversation_id: str, scope: Scope) -> None:
     """Delete a thread with its turns and feedback."""
-    session.delete(get_conversation(session, conversation_id))
+    session.delete(get_conversation(session, conversation_id, scope))
     session.commit()
 
 
-def add_message(session: Session, conversation_id: str, data: MessageCreate) -> Message:
+def add_message(session: Session, conversation_id: str, data: MessageCreate, scope: Scope) -> Message:
     """Append a turn and move the hand-off state along (see ``_next_handoff``)."""
-    conversation = get_conversation(session, conversation_id)
+    conversation = get_conversation(session, conversation_id, scope)
     sources = [s.model_dump() for s in data.sources] if data.sources else None
     message = Message(role=data.role, content=data.content, model=data.model, sources=sources)
     conversation.messages.append(message)
@@ -103,10 +131,10 @@ def _title_from(question: str) -> str:
     return line if len(line) <= _TITLE_LENGTH else line[: _TITLE_LENGTH - 1] + "…"
 
 
-def set_handoff(session: Session, conversation_id: str, state: HandoffState) -> Conversation:
+def set_handoff(session: Session, conversation_id: str, state: HandoffState, scope: Scope) -> Conversation:
     """Ask for a human ("waiting") or hand the thread back to the bot ("closed"); either way no bot reason
     or draft is left over from an earlier hand-off."""
-    conversation = get_conversation(session, conversation_id)
+    conversation = get_conversation(session, conversation_id, scope)
     conversation.handoff = state
     conversation.handoff_reason = conversation.handoff_draft = None
     conversation.updated_at = utcnow()
@@ -114,9 +142,11 @@ def set_handoff(session: Session, conversation_id: str, state: HandoffState) -> 
     return conversation
 
 
-def bot_handoff(session: Session, conversation_id: str, reason: str, draft: str | None) -> Conversation:
+def bot_handoff(
+    session: Session, conversation_id: str, reason: str, draft: str | None, scope: Scope
+) -> Conversation:
     """The bot chose not to answer: the thread waits for an agent, with why and what the bot would have said."""
-    conversation = get_conversation(session, conversation_id)
+    conversation = get_conversation(session, conversation_id, scope)
     conversation.handoff = "waiting"
     conversation.handoff_reason, conversation.handoff_draft = reason, draft
     conversation.updated_at = utcnow()
@@ -124,15 +154,17 @@ def bot_handoff(session: Session, conversation_id: str, reason: str, draft: str 
     return conversation
 
 
-def set_handoff_draft(session: Session, conversation_id: str, draft: str) -> None:
+def set_handoff_draft(session: Session, conversation_id: str, draft: str, scope: Scope) -> None:
     """The bot's unsent answer, once drafted, for the agent who takes the conversation over."""
-    get_conversation(session, conversation_id).handoff_draft = draft
+    get_conversation(session, conversation_id, scope).handoff_draft = draft
     session.commit()
 
 
-def set_feedback(session: Session, conversation_id: str, message_id: str, data: FeedbackIn) -> Feedback:
+def set_feedback(
+    session: Session, conversation_id: str, message_id: str, data: FeedbackIn, scope: Scope
+) -> Feedback:
     """Record (or replace) the judgement of one bot reply."""
-    message = _find_message(get_conversation(session, conversation_id), message_id)
+    message = _find_message(get_conversation(session, conversation_id, scope), message_id)
     if message.role != "assistant":
         raise InvalidRequest(
             f"Only the bot's replies take feedback; this message is a {message.role} turn.", param="message_id"

@@ -19,9 +19,11 @@ from starlette.concurrency import run_in_threadpool
 
 from caretune.engines.base import Engine
 from caretune.errors import CaretuneError
+from caretune.server.auth import Caller
 from caretune.server.catalog import ServedModel
 from caretune.server.engine_pool import Slot
 from caretune.server.errors import APIError, error_body
+from caretune.server.protocol.common import UsageInfo
 from caretune.server.state import ServerState
 
 DONE = "data: [DONE]\n\n"
@@ -29,12 +31,20 @@ DONE = "data: [DONE]\n\n"
 
 @dataclass
 class Lease:
-    """A model's engine, held for one request."""
+    """A model's engine, held for one request, and the state that counts the request against its key."""
 
     model: ServedModel
     engine: Engine
     slot: Slot
+    state: ServerState
+    key_id: str | None
     handed_over: bool = False
+
+    def usage(self, prompt_tokens: int, completion_tokens: int) -> UsageInfo:
+        """The request's usage, counted against its key (once per request, when its answer is done)."""
+        if self.key_id is not None:
+            self.state.usage.record(self.key_id, self.model.id, prompt_tokens, completion_tokens)
+        return UsageInfo.of(prompt_tokens, completion_tokens)
 
     async def stream(self, chunks: AsyncIterator[BaseModel]) -> StreamingResponse:
         """Answer with ``chunks`` as server-sent events; the slot goes with the stream and is released when it
@@ -46,18 +56,19 @@ class Lease:
 
 
 @asynccontextmanager
-async def leased_engine(state: ServerState, model_id: str) -> AsyncIterator[Lease]:
-    """Look the model up (404), take a request slot (429), and get its engine, waiting for a first load; the
-    slot is released on leaving, unless a stream took it (``Lease.stream``).
+async def leased_engine(state: ServerState, model_id: str, caller: Caller) -> AsyncIterator[Lease]:
+    """Look the model up (404, also for a model the caller's key may not use), take a request slot (429),
+    and get its engine, waiting for a first load; the slot is released on leaving, unless a stream took it
+    (``Lease.stream``).
 
     A loaded engine is taken on the event loop; only a load goes to the thread pool, so a warm model's
     answer does not pay a thread round-trip before its first token."""
-    model = state.catalog.get(model_id)
+    model = caller.served_model(state.catalog, model_id)
     slot = state.engines.reserve(model.id)
     lease: Lease | None = None
     try:
         engine = state.engines.loaded(model.id) or await run_in_threadpool(state.engines.get, model)
-        lease = Lease(model=model, engine=engine, slot=slot)
+        lease = Lease(model=model, engine=engine, slot=slot, state=state, key_id=caller.key_id)
         yield lease
     finally:
         if lease is None or not lease.handed_over:

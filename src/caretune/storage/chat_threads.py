@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from caretune.storage.db import Base, new_id, utcnow
@@ -19,6 +19,7 @@ class Conversation(Base):
     """One chat thread. ``compare_model`` is set when the thread asks two models the same questions."""
 
     __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_owner", "key_id", "end_user"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("conv_"))
     title: Mapped[str] = mapped_column(String(200), default="New conversation")
@@ -32,6 +33,10 @@ class Conversation(Base):
     handoff_draft: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    # Whose thread it is when an app key started it: the key and the end user (its customer) it spoke for.
+    # Both None for a thread an admin key (or a caretune before keys had roles) started.
+    key_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    end_user: Mapped[str | None] = mapped_column(String(300), nullable=True)
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", cascade="all, delete-orphan", order_by="Message.seq"
     )

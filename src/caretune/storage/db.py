@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.schema import CreateColumn
 
 
 class Base(DeclarativeBase):
@@ -83,18 +84,22 @@ def create_all(engine: Engine) -> None:
     declares to tables an older one created (idempotent; run at server start and by the CLI), so that an
     upgrade keeps the files, jobs and conversations already stored."""
     # imported for their tables, which join Base.metadata
-    from caretune.storage import chat_threads, files, jobs, keys, passage_uses, uploads  # noqa: F401
+    from caretune.storage import audit, chat_threads, files, jobs, keys, passage_uses, uploads, usage  # noqa: F401
 
     Base.metadata.create_all(engine)
     _add_missing_columns(engine)
 
 
 def _add_missing_columns(engine: Engine) -> None:
+    """Add each declared column an older table lacks: a nullable one, or one whose server default fills
+    the rows already there (which is how an upgrade gives old rows a value, e.g. old keys the admin role)."""
     existing = inspect(engine)
     with engine.begin() as connection:
         for table in Base.metadata.sorted_tables:
             have = {c["name"] for c in existing.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in have and column.nullable:
-                    kind = column.type.compile(dialect=engine.dialect)
-                    connection.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+            added = [c for c in table.columns if c.name not in have and (c.nullable or c.server_default is not None)]
+            for column in added:
+                spec = CreateColumn(column).compile(dialect=engine.dialect)
+                connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {spec}"))
+            for index in table.indexes if added else ():  # the new columns' indexes
+                index.create(connection, checkfirst=True)

@@ -125,3 +125,10 @@ class ConversationDeleted(BaseModel):
     id: str
     object: Literal["conversation.deleted"] = "conversation.deleted"
     deleted: bool = True
+
+
+class SessionOut(BaseModel):
+    """The chat page's anonymous session: the cookie itself is HttpOnly and never in a body."""
+
+    object: Literal["session"] = "session"
+    started: bool = Field(description="Whether this request started it (else the browser already had one).")

@@ -5,13 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
-from caretune.server.auth import require_api_key
+from caretune.server.auth import Caller, requires
 from caretune.server.dependencies import get_state
+from caretune.server.roles import Permission
 from caretune.server.protocol.chat import ChatCompletionRequest, ChatCompletionResponse
 from caretune.server.serving_chat import create_chat_completion
 from caretune.server.state import ServerState
 
-router = APIRouter(prefix="/v1", tags=["chat"], dependencies=[Depends(require_api_key)])
+_INFERENCE = requires(Permission.INFERENCE, spends_tokens=True)
+router = APIRouter(prefix="/v1", tags=["chat"], dependencies=[Depends(_INFERENCE)])
 
 
 @router.post(
@@ -20,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["chat"], dependencies=[Depends(require_ap
     responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when stream is true"}},
 )
 async def chat_completions(
-    request: ChatCompletionRequest, state: ServerState = Depends(get_state)
+    request: ChatCompletionRequest, state: ServerState = Depends(get_state), caller: Caller = Depends(_INFERENCE)
 ) -> ChatCompletionResponse | StreamingResponse:
     """The next agent message of a conversation."""
-    return await create_chat_completion(state, request)
+    return await create_chat_completion(state, request, caller)

@@ -3,17 +3,21 @@
 Thin: each route validates with the models of ``protocol/conversations.py`` and calls one function of
 ``caretune.server.serving_conversations``. The page keeps model replies here after streaming them from
 ``/v1/chat/completions``, so any client (not only the page) can build on the same history.
+
+Every route works within the caller's scope (``Caller.scope``): an admin sees every conversation, an agent
+the ones handed off to a person, an app key only its end user's (``X-Caretune-User``, or the session the
+chat page gets from ``POST /v1/session``). What is out of scope answers 404.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
 
-from caretune.server.auth import require_api_key
+from caretune.server.auth import Caller, requires, start_session
 from caretune.server.dependencies import get_session
 from caretune.server import serving_conversations as service
 from caretune.server.serving_feedback import feedback_jsonl
@@ -28,73 +32,92 @@ from caretune.server.protocol.conversations import (
     FeedbackOut,
     MessageCreate,
     MessageOut,
+    SessionOut,
 )
+from caretune.server.roles import MESSAGE_PERMISSION, Permission
 
-router = APIRouter(prefix="/v1", tags=["chat app"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/v1", tags=["chat app"], dependencies=[Depends(requires(Permission.CONVERSATIONS))])
 DbSession = Annotated[Session, Depends(get_session)]
+Viewer = Annotated[Caller, Depends(requires(Permission.CONVERSATIONS))]
+Customer = Annotated[Caller, Depends(requires(Permission.CONVERSATIONS_WRITE))]
+Agent = Annotated[Caller, Depends(requires(Permission.CONVERSATIONS_AGENT))]
+
+
+@router.post("/session", response_model=SessionOut)
+def create_session(request: Request, response: Response, caller: Customer) -> SessionOut:
+    """Start an anonymous session (an HttpOnly cookie) unless the browser has one: what the chat page does,
+    so that with one app key each of its visitors sees only their own conversations."""
+    return SessionOut(started=start_session(request, response))
 
 
 @router.get("/conversations", response_model=ConversationList)
 def list_conversations(
     db: DbSession,
+    caller: Viewer,
     needs_agent: Annotated[bool, Query(description="Only threads handed off to a human agent.")] = False,
 ) -> ConversationList:
     """Conversations, most recently active first (the page's history, or the agent queue)."""
-    rows = service.list_conversations(db, needs_agent=needs_agent)
+    rows = service.list_conversations(db, caller.scope(), needs_agent=needs_agent)
     return ConversationList(data=[ConversationOut.model_validate(r) for r in rows])
 
 
 @router.post("/conversations", response_model=ConversationOut)
-def create_conversation(body: ConversationCreate, db: DbSession) -> ConversationOut:
+def create_conversation(body: ConversationCreate, db: DbSession, caller: Customer) -> ConversationOut:
     """Start a conversation (a compare conversation when ``compare_model`` is set)."""
-    return ConversationOut.model_validate(service.create_conversation(db, body))
+    return ConversationOut.model_validate(service.create_conversation(db, body, caller.scope()))
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationDetail)
-def get_conversation(conversation_id: str, db: DbSession) -> ConversationDetail:
+def get_conversation(conversation_id: str, db: DbSession, caller: Viewer) -> ConversationDetail:
     """A conversation with all its turns and their feedback."""
-    return ConversationDetail.model_validate(service.get_conversation(db, conversation_id))
+    return ConversationDetail.model_validate(service.get_conversation(db, conversation_id, caller.scope()))
 
 
 @router.patch("/conversations/{conversation_id}", response_model=ConversationOut)
-def update_conversation(conversation_id: str, body: ConversationUpdate, db: DbSession) -> ConversationOut:
+def update_conversation(
+    conversation_id: str, body: ConversationUpdate, db: DbSession, caller: Customer
+) -> ConversationOut:
     """Rename a conversation or switch its model(s)."""
-    return ConversationOut.model_validate(service.update_conversation(db, conversation_id, body))
+    return ConversationOut.model_validate(service.update_conversation(db, conversation_id, body, caller.scope()))
 
 
 @router.delete("/conversations/{conversation_id}", response_model=ConversationDeleted)
-def delete_conversation(conversation_id: str, db: DbSession) -> ConversationDeleted:
+def delete_conversation(conversation_id: str, db: DbSession, caller: Customer) -> ConversationDeleted:
     """Delete a conversation, its turns and their feedback."""
-    service.delete_conversation(db, conversation_id)
+    service.delete_conversation(db, conversation_id, caller.scope())
     return ConversationDeleted(id=conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=MessageOut)
-def add_message(conversation_id: str, body: MessageCreate, db: DbSession) -> MessageOut:
-    """Append a turn: the customer's question, a model's finished reply, or a human agent's answer.
+def add_message(conversation_id: str, body: MessageCreate, db: DbSession, caller: Viewer) -> MessageOut:
+    """Append a turn: the customer's question, a model's finished reply (both the customer's side:
+    ``conversations.write``), or a human agent's answer (``conversations.agent``).
 
     An agent's answer marks a handed-off conversation "answered"; the customer writing again marks it
     "waiting" until an agent answers.
     """
-    return MessageOut.model_validate(service.add_message(db, conversation_id, body))
+    caller.require(MESSAGE_PERMISSION[body.role])
+    return MessageOut.model_validate(service.add_message(db, conversation_id, body, caller.scope()))
 
 
 @router.put("/conversations/{conversation_id}/messages/{message_id}/feedback", response_model=FeedbackOut)
-def set_feedback(conversation_id: str, message_id: str, body: FeedbackIn, db: DbSession) -> FeedbackOut:
+def set_feedback(
+    conversation_id: str, message_id: str, body: FeedbackIn, db: DbSession, caller: Viewer
+) -> FeedbackOut:
     """Judge a bot reply: thumbs up/down and an optional corrected answer (replaces earlier feedback)."""
-    return FeedbackOut.model_validate(service.set_feedback(db, conversation_id, message_id, body))
+    return FeedbackOut.model_validate(service.set_feedback(db, conversation_id, message_id, body, caller.scope()))
 
 
 @router.post("/conversations/{conversation_id}/handoff", response_model=ConversationOut)
-def request_handoff(conversation_id: str, db: DbSession) -> ConversationOut:
+def request_handoff(conversation_id: str, db: DbSession, caller: Customer) -> ConversationOut:
     """The customer asks to talk to a human: the conversation joins the agent queue; the bot stops answering."""
-    return ConversationOut.model_validate(service.set_handoff(db, conversation_id, "waiting"))
+    return ConversationOut.model_validate(service.set_handoff(db, conversation_id, "waiting", caller.scope()))
 
 
 @router.delete("/conversations/{conversation_id}/handoff", response_model=ConversationOut)
-def close_handoff(conversation_id: str, db: DbSession) -> ConversationOut:
+def close_handoff(conversation_id: str, db: DbSession, caller: Agent) -> ConversationOut:
     """An agent hands the conversation back to the bot and it leaves the agent queue."""
-    return ConversationOut.model_validate(service.set_handoff(db, conversation_id, "closed"))
+    return ConversationOut.model_validate(service.set_handoff(db, conversation_id, "closed", caller.scope()))
 
 
 @router.get(
@@ -102,11 +125,15 @@ def close_handoff(conversation_id: str, db: DbSession) -> ConversationOut:
     response_class=PlainTextResponse,
     responses={200: {"content": {"application/jsonl": {}}, "description": "Chat-format JSON Lines."}},
 )
-def export_feedback(db: DbSession) -> PlainTextResponse:
-    """Approved, corrected and agent-written replies as chat-format JSONL for ``caretune train``.
+def export_feedback(
+    db: DbSession, caller: Annotated[Caller, Depends(requires(Permission.FEEDBACK_EXPORT))]
+) -> PlainTextResponse:
+    """Approved, corrected and agent-written replies of every conversation as chat-format JSONL for
+    ``caretune train``.
 
     The same file ``caretune feedback export --out FILE`` writes.
     """
+    caller.audit(db, "feedback.exported", "feedback.jsonl")
     return PlainTextResponse(
         feedback_jsonl(db),
         media_type="application/jsonl",

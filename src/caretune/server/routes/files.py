@@ -7,13 +7,15 @@ from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
 from caretune.server import serving_files
-from caretune.server.auth import require_api_key
+from caretune.server.auth import Caller, requires
 from caretune.server.dependencies import get_session, get_state
 from caretune.server.protocol.files import FileDeleted, FileList, FileObject
+from caretune.server.roles import Permission
 from caretune.server.state import ServerState
 from caretune.storage.files import list_files
 
-router = APIRouter(prefix="/v1/files", tags=["files"], dependencies=[Depends(require_api_key)])
+_FILES = requires(Permission.FILES)
+router = APIRouter(prefix="/v1/files", tags=["files"], dependencies=[Depends(_FILES)])
 
 
 @router.post("", response_model=FileObject)
@@ -22,10 +24,12 @@ def create_file(
     purpose: str = Form(...),
     session: Session = Depends(get_session),
     state: ServerState = Depends(get_state),
+    caller: Caller = Depends(_FILES),
 ) -> FileObject:
     """Upload a file (purpose ``fine-tune``: chat or completion JSONL, validated before it is accepted)."""
     max_bytes = int(state.settings.max_upload_mb * (1 << 20))
     row = serving_files.upload(session, state.files, file.file, file.filename or "upload.jsonl", purpose, max_bytes)
+    caller.audit(session, "file.uploaded", row.id, filename=row.filename, bytes=row.bytes)
     return serving_files.to_object(row)
 
 
@@ -54,9 +58,14 @@ def get_file_content(
 
 @router.delete("/{file_id}", response_model=FileDeleted)
 def delete_file(
-    file_id: str, session: Session = Depends(get_session), state: ServerState = Depends(get_state)
+    file_id: str,
+    session: Session = Depends(get_session),
+    state: ServerState = Depends(get_state),
+    caller: Caller = Depends(_FILES),
 ) -> FileDeleted:
     """Delete a file and its content."""
     row = serving_files.get_file(session, file_id)
+    filename = row.filename
     state.files.delete(session, row)
+    caller.audit(session, "file.deleted", file_id, filename=filename)
     return FileDeleted(id=file_id, deleted=True)

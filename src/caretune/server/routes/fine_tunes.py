@@ -9,20 +9,26 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from caretune.server import serving_fine_tunes, serving_jobs
-from caretune.server.auth import require_api_key
+from caretune.server.auth import Caller, requires
 from caretune.server.dependencies import get_session, get_state
 from caretune.server.protocol.fine_tunes import FineTune, FineTuneEventList, FineTuneList, FineTuneRequest
+from caretune.server.roles import Permission
 from caretune.server.state import ServerState
 
-router = APIRouter(prefix="/v1/fine-tunes", tags=["fine-tunes (legacy)"], dependencies=[Depends(require_api_key)])
+_JOBS = requires(Permission.FINE_TUNING)
+router = APIRouter(prefix="/v1/fine-tunes", tags=["fine-tunes (legacy)"], dependencies=[Depends(_JOBS)])
 
 
 @router.post("", response_model=FineTune)
 def create_fine_tune(
-    request: FineTuneRequest, session: Session = Depends(get_session), state: ServerState = Depends(get_state)
+    request: FineTuneRequest,
+    session: Session = Depends(get_session),
+    state: ServerState = Depends(get_state),
+    caller: Caller = Depends(_JOBS),
 ) -> FineTune:
     """Queue a fine-tuning job (the legacy ``FineTune.create``); ``model`` may be a GPT-3 name such as ``ada``."""
     job = serving_jobs.create_job(state, session, request.to_job_request(state.catalog.default_base()))
+    caller.audit(session, "job.created", job.id, model=job.model, training_file=job.training_file)
     return serving_fine_tunes.to_legacy(session, job, state.settings.org)
 
 
@@ -42,10 +48,14 @@ def get_fine_tune(
 
 @router.post("/{fine_tune_id}/cancel", response_model=FineTune)
 def cancel_fine_tune(
-    fine_tune_id: str, session: Session = Depends(get_session), state: ServerState = Depends(get_state)
+    fine_tune_id: str,
+    session: Session = Depends(get_session),
+    state: ServerState = Depends(get_state),
+    caller: Caller = Depends(_JOBS),
 ) -> FineTune:
     """Cancel a job that has not finished."""
     job = serving_jobs.cancel_job(state, session, fine_tune_id)
+    caller.audit(session, "job.cancelled", job.id)
     return serving_fine_tunes.to_legacy(session, job, state.settings.org)
 
 

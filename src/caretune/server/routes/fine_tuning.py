@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from caretune.server import serving_jobs
-from caretune.server.auth import require_api_key
+from caretune.server.auth import Caller, requires
 from caretune.server.dependencies import get_session, get_state
 from caretune.server.protocol.fine_tuning import (
     FineTuningJob,
@@ -18,22 +18,30 @@ from caretune.server.protocol.fine_tuning import (
     FineTuningJobList,
     FineTuningJobRequest,
 )
+from caretune.server.roles import Permission
 from caretune.server.state import ServerState
 from caretune.storage.jobs import Job
 
-router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["fine-tuning"], dependencies=[Depends(require_api_key)])
+_JOBS = requires(Permission.FINE_TUNING)
+router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["fine-tuning"], dependencies=[Depends(_JOBS)])
 
 _AFTER = Query(None, description="Id of the last object of the previous page.")
 _LIMIT = Query(20, ge=1, le=100)
 _METADATA_PARAM = re.compile(r"metadata\[(.+)\]")
+_DONE = {"cancel": "cancelled", "pause": "paused", "resume": "resumed"}  # an action's name in the audit log
 
 
 @router.post("", response_model=FineTuningJob)
 def create_job(
-    request: FineTuningJobRequest, session: Session = Depends(get_session), state: ServerState = Depends(get_state)
+    request: FineTuningJobRequest,
+    session: Session = Depends(get_session),
+    state: ServerState = Depends(get_state),
+    caller: Caller = Depends(_JOBS),
 ) -> FineTuningJob:
     """Queue a fine-tuning job; poll it, or its events, until it has finished."""
-    return serving_jobs.to_object(serving_jobs.create_job(state, session, request), state.settings.org)
+    job = serving_jobs.create_job(state, session, request)
+    caller.audit(session, "job.created", job.id, model=job.model, training_file=job.training_file)
+    return serving_jobs.to_object(job, state.settings.org)
 
 
 @router.get("", response_model=FineTuningJobList)
@@ -63,9 +71,14 @@ def _job_action(action: str, move: Callable[[ServerState, Session, str], Job], s
     """``POST /{fine_tuning_job_id}/{action}``: ``move`` the job, answer with it as it then stands."""
 
     def act(
-        fine_tuning_job_id: str, session: Session = Depends(get_session), state: ServerState = Depends(get_state)
+        fine_tuning_job_id: str,
+        session: Session = Depends(get_session),
+        state: ServerState = Depends(get_state),
+        caller: Caller = Depends(_JOBS),
     ) -> FineTuningJob:
-        return serving_jobs.to_object(move(state, session, fine_tuning_job_id), state.settings.org)
+        job = move(state, session, fine_tuning_job_id)
+        caller.audit(session, f"job.{_DONE[action]}", job.id)
+        return serving_jobs.to_object(job, state.settings.org)
 
     router.post(f"/{{fine_tuning_job_id}}/{action}", response_model=FineTuningJob, name=f"{action}_job",
                 description=summary)(act)

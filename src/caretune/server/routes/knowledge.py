@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from caretune.server import serving_knowledge as service
-from caretune.server.auth import require_api_key
+from caretune.server.auth import Caller, requires
 from caretune.server.dependencies import get_session, get_state
 from caretune.server.protocol.knowledge import (
     Deleted,
@@ -24,12 +24,21 @@ from caretune.server.protocol.knowledge import (
     PassageUseList,
     PassageUseObject,
 )
+from caretune.server.roles import Permission
 from caretune.server.state import ServerState
 from caretune.storage.passage_uses import most_used
 
 Name = Annotated[str, Path(pattern=NAME_PATTERN, description="A knowledge base of this server.")]
+Writer = Annotated[Caller, Depends(requires(Permission.KNOWLEDGE_WRITE))]
 
-router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"], dependencies=[Depends(require_api_key)])
+router = APIRouter(
+    prefix="/v1/knowledge", tags=["knowledge"], dependencies=[Depends(requires(Permission.KNOWLEDGE_READ))]
+)
+
+
+def _audit(state: ServerState, caller: Caller, action: str, target: str, **detail: object) -> None:
+    with state.sessions() as session:
+        caller.audit(session, action, target, **detail)
 
 
 @router.get("", response_model=KnowledgeBaseList)
@@ -39,9 +48,13 @@ def list_bases(state: ServerState = Depends(get_state)) -> KnowledgeBaseList:
 
 
 @router.post("", response_model=KnowledgeBaseObject)
-def create_base(body: KnowledgeBaseCreate, state: ServerState = Depends(get_state)) -> KnowledgeBaseObject:
+def create_base(
+    body: KnowledgeBaseCreate, caller: Writer, state: ServerState = Depends(get_state)
+) -> KnowledgeBaseObject:
     """A new, empty knowledge base (serve a model with it: ``caretune serve --knowledge MODEL=NAME``)."""
-    return service.to_object(service.create_base(state, body.name))
+    created = service.to_object(service.create_base(state, body.name))
+    _audit(state, caller, "knowledge.created", body.name)
+    return created
 
 
 @router.get("/uses", response_model=PassageUseList)
@@ -59,8 +72,9 @@ def get_base(name: Name, state: ServerState = Depends(get_state)) -> KnowledgeBa
 
 
 @router.delete("/{name}", response_model=Deleted)
-def delete_base(name: Name, state: ServerState = Depends(get_state)) -> Deleted:
+def delete_base(name: Name, caller: Writer, state: ServerState = Depends(get_state)) -> Deleted:
     service.delete_base(state, name)
+    _audit(state, caller, "knowledge.deleted", name)
     return Deleted(id=name, object="knowledge_base.deleted")
 
 
@@ -72,18 +86,21 @@ def list_documents(name: Name, state: ServerState = Depends(get_state)) -> Knowl
 
 @router.post("/{name}/documents", response_model=KnowledgeAdded)
 async def add_document(
-    name: Name, file: UploadFile = File(...), state: ServerState = Depends(get_state)
+    name: Name, caller: Writer, file: UploadFile = File(...), state: ServerState = Depends(get_state)
 ) -> KnowledgeAdded:
     """Index an uploaded document (Markdown, text, HTML, FAQ CSV/JSONL, chat JSONL); re-sending an unchanged
     file does nothing, an edited one replaces its chunks."""
     kb = service.get_base(state, name)
     result = await run_in_threadpool(service.add_upload, kb, file.file, file.filename or "upload.md")
+    await run_in_threadpool(_audit, state, caller, "knowledge.document_added", name, document=file.filename,
+                            chunks=result.chunks)
     return KnowledgeAdded(**result.model_dump())
 
 
 @router.delete("/{name}/documents/{source:path}", response_model=Deleted)
-def remove_document(name: Name, source: str, state: ServerState = Depends(get_state)) -> Deleted:
+def remove_document(name: Name, source: str, caller: Writer, state: ServerState = Depends(get_state)) -> Deleted:
     service.remove_document(service.get_base(state, name), source)
+    _audit(state, caller, "knowledge.document_removed", name, document=source)
     return Deleted(id=source, object="knowledge_base.document.deleted")
 
 

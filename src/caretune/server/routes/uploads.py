@@ -6,12 +6,14 @@ from fastapi import APIRouter, Depends, File, UploadFile
 from sqlalchemy.orm import Session
 
 from caretune.server import serving_uploads
-from caretune.server.auth import require_api_key
+from caretune.server.auth import Caller, requires
 from caretune.server.dependencies import get_session, get_state
 from caretune.server.protocol.uploads import UploadCompleteRequest, UploadObject, UploadPartObject, UploadRequest
+from caretune.server.roles import Permission
 from caretune.server.state import ServerState
 
-router = APIRouter(prefix="/v1/uploads", tags=["uploads"], dependencies=[Depends(require_api_key)])
+_FILES = requires(Permission.FILES)
+router = APIRouter(prefix="/v1/uploads", tags=["uploads"], dependencies=[Depends(_FILES)])
 
 
 @router.post("", response_model=UploadObject)
@@ -37,9 +39,12 @@ def complete_upload(
     request: UploadCompleteRequest,
     session: Session = Depends(get_session),
     state: ServerState = Depends(get_state),
+    caller: Caller = Depends(_FILES),
 ) -> UploadObject:
     """Join the parts into one file (a fine-tune file is validated as any upload); the upload's ``file``."""
-    return serving_uploads.to_object(session, serving_uploads.complete_upload(state, session, upload_id, request))
+    upload = serving_uploads.complete_upload(state, session, upload_id, request)
+    caller.audit(session, "file.uploaded", upload.file_id or "", filename=upload.filename, upload=upload_id)
+    return serving_uploads.to_object(session, upload)
 
 
 @router.post("/{upload_id}/cancel", response_model=UploadObject)

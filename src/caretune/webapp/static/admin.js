@@ -1,16 +1,17 @@
 // The admin page: fine-tuning jobs with a live loss chart, the served models, the knowledge bases and the
-// passages answers use most, the uploaded files, and the feedback export, all read from the same /v1 routes
-// an OpenAI client uses.
+// passages answers use most, the uploaded files, the feedback export, the API keys, their usage and the
+// audit log, all read from the same /v1 routes an OpenAI client uses. Each section shows only to a key
+// whose role may see it (an agent's key: models and knowledge; an app key: its models).
 
 import { api, apiText } from "./api.js";
-import { connect, keyButton } from "./auth.js";
-import { byId, el, showError, when } from "./dom.js";
+import { connect, keyButton, may } from "./auth.js";
+import { announce, byId, el, showError, when } from "./dom.js";
 import { lossChart } from "./chart.js";
 
 const POLL_MS = 3000;
 const UNFINISHED = ["validating_files", "queued", "running"];
 const MAX_EVENT_PAGES = 50;
-const state = { job: null, jobsShown: "" };
+const state = { job: null, jobsShown: "", me: null };
 
 function cell(content) {
   return el("td", {}, content);
@@ -95,7 +96,7 @@ async function refreshKnowledge() {
   byId("knowledge").tBodies[0].replaceChildren(...rowsOr(rows, 3, "No knowledge bases yet (caretune knowledge add, or POST /v1/knowledge)."));
   const picker = byId("knowledge-base");
   picker.replaceChildren(...bases.map((b) => el("option", { value: b.id, text: b.id })));
-  byId("knowledge-upload").hidden = !bases.length;
+  byId("knowledge-upload").hidden = !bases.length || !may(state.me, "knowledge.write");
   const used = uses.map((u) => el("tr", {}, cell(u.title), cell(u.source), cell(String(u.uses))));
   byId("passage-uses").tBodies[0].replaceChildren(...rowsOr(used, 3, "No answer has used a passage yet."));
 }
@@ -108,7 +109,71 @@ async function uploadKnowledge(event) {
   const result = await api(`/v1/knowledge/${encodeURIComponent(byId("knowledge-base").value)}/documents`, { method: "POST", body });
   const chunks = `${result.chunks} chunk${result.chunks === 1 ? "" : "s"}`;
   byId("knowledge-status").textContent = result.unchanged.length ? `${file.name} is unchanged.` : `${file.name}: ${chunks} indexed.`;
-  await refreshKnowledge();
+  await Promise.all([refreshKnowledge(), refreshAudit()]);
+}
+
+// ------------------------------------------------------------------ keys, usage, audit
+
+function limits(key) {
+  const parts = [key.rate_limit, key.tokens_per_day && `${key.tokens_per_day} tokens/day`].filter(Boolean);
+  return parts.join(", ") || "none";
+}
+
+function keyRow(key) {
+  const label = key.name || key.id;
+  const revoke = key.revoked_at
+    ? ""
+    : el("button", { type: "button", class: "secondary", "aria-label": `Revoke key ${label}`, onclick: () => revokeKey(key).catch(fail) }, "Revoke");
+  const status = key.revoked_at ? `revoked ${when(key.revoked_at)}` : "active";
+  return el("tr", {}, cell(el("span", { title: key.id, text: `${label} (${key.display_prefix}…)` })), cell(key.role),
+    cell(key.models?.join(", ") ?? "all"), cell(limits(key)), cell(when(key.created_at)), cell(status), cell(revoke));
+}
+
+async function refreshKeys() {
+  const { data } = await api("/v1/keys");
+  byId("keys").tBodies[0].replaceChildren(...rowsOr(data.map(keyRow), 7, "No keys."));
+}
+
+function optional(id) {
+  return byId(id).value.trim() || null;
+}
+
+async function createKey(event) {
+  event.preventDefault();
+  const models = byId("key-models").value.split(",").map((m) => m.trim()).filter(Boolean);
+  const tokens = optional("key-tokens");
+  const body = {
+    name: byId("key-name").value.trim(), role: byId("key-role").value, models: models.length ? models : null,
+    rate_limit: optional("key-rate"), tokens_per_day: tokens && Number(tokens),
+  };
+  const created = await api("/v1/keys", { method: "POST", body });
+  const shown = byId("key-secret");
+  shown.querySelector("code").textContent = created.secret;
+  shown.hidden = false;
+  byId("key-create").reset();
+  await Promise.all([refreshKeys(), refreshAudit()]);
+}
+
+async function revokeKey(key) {
+  if (!confirm(`Revoke the key ${key.name || key.id}? Every request with it is refused from then on.`)) return;
+  await api(`/v1/keys/${key.id}/revoke`, { method: "POST" });
+  announce(`Key ${key.name || key.id} revoked`);
+  await Promise.all([refreshKeys(), refreshAudit()]);
+}
+
+async function refreshUsage() {
+  const { data } = await api("/v1/usage?days=30");
+  const rows = data.map((u) => el("tr", {}, cell(u.day), cell(u.key_name || u.key_id), cell(u.model),
+    cell(String(u.requests)), cell(String(u.prompt_tokens)), cell(String(u.completion_tokens))));
+  byId("usage").tBodies[0].replaceChildren(...rowsOr(rows, 6, "No requests in the last 30 days."));
+}
+
+async function refreshAudit() {
+  if (!may(state.me, "audit")) return;
+  const { data } = await api("/v1/audit?limit=50");
+  const by = (e) => e.key_id ?? (e.via === "cli" ? "command line" : "server without auth");
+  const rows = data.map((e) => el("tr", {}, cell(when(e.created_at)), cell(by(e)), cell(e.action), cell(e.target)));
+  byId("audit").tBodies[0].replaceChildren(...rowsOr(rows, 4, "No admin actions yet."));
 }
 
 /** Save the export through the browser: fetched with the API key, so a plain link would not do. */
@@ -119,10 +184,11 @@ async function downloadExport() {
   setTimeout(() => URL.revokeObjectURL(link.href), 1000);
   const count = text.split("\n").filter(Boolean).length;
   byId("export-status").textContent = `${count} training examples exported.`;
+  await refreshAudit();
 }
 
 async function poll() {
-  if (state.job && !UNFINISHED.includes(state.job.status)) return;
+  if (!may(state.me, "fine_tuning") || (state.job && !UNFINISHED.includes(state.job.status))) return;
   await refreshJobs();
   await drawJob();
 }
@@ -131,14 +197,26 @@ function fail(err) {
   showError(err.message);
 }
 
+// Each section with what it needs (its `data-needs`) and how it fills itself.
+const SECTIONS = [
+  ["fine_tuning", () => refreshJobs().then(drawJob)],
+  ["models.read", refreshModels],
+  ["knowledge.read", refreshKnowledge],
+  ["files", refreshFiles],
+  ["keys", refreshKeys],
+  ["usage", refreshUsage],
+  ["audit", refreshAudit],
+];
+
 async function load() {
-  await connect();
-  await Promise.all([refreshJobs().then(drawJob), refreshModels(), refreshKnowledge(), refreshFiles()]);
+  state.me = await connect();
+  await Promise.all(SECTIONS.filter(([permission]) => may(state.me, permission)).map(([, refresh]) => refresh()));
 }
 
 async function start() {
   byId("export").addEventListener("click", () => downloadExport().catch(fail));
   byId("knowledge-upload").addEventListener("submit", (event) => uploadKnowledge(event).catch(fail));
+  byId("key-create").addEventListener("submit", (event) => createKey(event).catch(fail));
   keyButton(byId("key-button"), () => load().catch(fail));
   await load();
   setInterval(() => poll().catch(fail), POLL_MS);

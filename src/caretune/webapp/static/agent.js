@@ -2,7 +2,7 @@
 // same thread the customer sees (their page polls for it). Handing back returns the thread to the bot.
 
 import { api } from "./api.js";
-import { connect, keyButton } from "./auth.js";
+import { allowed, connect, keyButton } from "./auth.js";
 import { announce, byId, el, enterSends, showError, when } from "./dom.js";
 import { AGENT_VIEW, renderThread } from "./thread.js";
 
@@ -102,8 +102,10 @@ async function start() {
     byId("reply").value = state.current?.handoff_draft ?? "";
     byId("reply").focus();
   });
-  keyButton(byId("key-button"), () => refreshQueue().catch(fail));
-  await connect();
+  keyButton(byId("key-button"), () => location.reload());
+  const me = await connect();
+  const parts = [document.querySelector("aside"), byId("thread-title")];
+  if (!allowed(me, "conversations.agent", "answer customers in the agent view", parts)) return;
   await refreshQueue();
   setInterval(() => poll().catch(fail), POLL_MS);
 }

@@ -3,7 +3,7 @@
 // turns are then kept under /v1/conversations so the thread survives a reload or another device.
 
 import { api, ApiError, streamChat } from "./api.js";
-import { connect, keyButton } from "./auth.js";
+import { allowed, connect, keyButton } from "./auth.js";
 import { announce, byId, el, enterSends, showError } from "./dom.js";
 import { feedbackControls } from "./feedback.js";
 import { renderHistory } from "./history.js";
@@ -267,9 +267,16 @@ async function start() {
   await load();
 }
 
-/** Connect (asking for a key if needed), fill the pickers and reopen the conversation named in the URL. */
+/** Connect (asking for a key if needed), start this browser's anonymous session (with an app key, its
+ * conversations are the session's alone), fill the pickers and reopen the conversation named in the URL. */
 async function load() {
-  pickModels(await connect());
+  const me = await connect();
+  const parts = [byId("history"), byId("composer"), document.querySelector(".pickers")];
+  if (!allowed(me, "inference", "chat with the bot", parts)) return;
+  parts.forEach((part) => (part.hidden = false));
+  showError("");
+  await api("/v1/session", { method: "POST" });
+  pickModels((await api("/v1/models")).data);
   const id = location.hash.slice(1);
   if (id) await openConversation(id).catch(() => show(null));
   else refreshHistory();
