@@ -16,11 +16,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from caretune.errors import CaretuneError
-from caretune.server.errors import Forbidden, NotFound
+from caretune.server.errors import Forbidden, InvalidRequest, NotFound
 from caretune.runs.info import KnowledgeSettings
 from caretune.runs.model_ids import is_fine_tuned_id, split_checkpoint_id
 from caretune.storage.db import unix
-from caretune.storage.jobs import Job, JobCheckpoint
+from caretune.storage.jobs import MAX_STEP_NUMBER, Job, JobCheckpoint
 
 BASE_OWNER = "system"
 # OpenAI's GPT-3 base models, which the classic fine-tuning recipes name (``-m ada``, ``engine="davinci"``).
@@ -155,6 +155,10 @@ class Catalog:
     def _checkpoint(self, model_id: str, fine_tune_id: str, job_id: str, step: int) -> ServedModel:
         """A checkpoint of any job whose fine-tune id matches, even one still running, while it is on disk
         (training keeps the latest two: older ones answer 404 with the reason)."""
+        if step > MAX_STEP_NUMBER:
+            raise InvalidRequest(
+                f"The model '{model_id}' names checkpoint step {step}; steps go up to {MAX_STEP_NUMBER}", param="model"
+            )
         with self._sessions() as session:
             job = session.get(Job, job_id)
             saved = session.scalars(
