@@ -25,6 +25,7 @@ from caretune.server.routes import (
     uploads,
 )
 
+from caretune.server.body_limit import BodyLimit
 from caretune.server.catalog import Catalog
 from caretune.server.engine_pool import EnginePool
 from caretune.server.errors import CatchUnexpected, install_error_handlers
@@ -32,7 +33,6 @@ from caretune.server.job_scheduler import JobScheduler
 from caretune.server.serving_uploads import parts_root, sweep_parts
 from caretune.server.settings import ServerSettings
 from caretune.server.state import ServerState
-from caretune.server.upload_limit import UploadLimit
 from caretune.storage.db import create_all, make_engine, session_factory
 from caretune.storage.files import FileStore, stored_ids
 from caretune.webapp import STATIC_DIR
@@ -88,7 +88,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
                   description="OpenAI-compatible API for self-hosted support chatbots.")
     app.state.caretune = state
     install_error_handlers(app)
-    app.add_middleware(UploadLimit, max_bytes=int(settings.max_upload_mb * (1 << 20)))
+    app.add_middleware(
+        BodyLimit, max_upload_bytes=int(settings.max_upload_mb * (1 << 20)),
+        max_body_bytes=int(settings.max_body_mb * (1 << 20)),
+    )
     app.add_middleware(CatchUnexpected)  # last: the outermost, around every other middleware
     for area in (models, completions, chat, files, uploads, fine_tuning, fine_tunes, knowledge, conversations):
         app.include_router(area.router)

@@ -113,11 +113,13 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
     param = ".".join(path) or None
     if alternative is None:
         detail = first.get("msg", "invalid value")
-    else:  # a union field: say what each accepted form objected to, not only the first form's complaint
-        located = [(_field_path(error["loc"]), error["msg"]) for error in errors]
-        detail = "none of its accepted forms fits: " + "; ".join(
-            f"{form}: {msg}" for (where, form), msg in located if form and where == path
-        )
+    else:  # a union field: say what each accepted form objected to first, not only the first form's complaint
+        complaints: dict[str, str] = {}
+        for error in errors:
+            where, form = _field_path(error["loc"])
+            if form and where == path:
+                complaints.setdefault(form.split(" item ")[0], f"{form}: {error['msg']}")
+        detail = "none of its accepted forms fits: " + "; ".join(complaints.values())
     message = f"{param}: {detail}" if param else first.get("msg", "invalid request")
     return _response(400, message, "invalid_request_error", param, "invalid_value")
 

@@ -35,6 +35,9 @@ class ServerSettings(BaseModel):
     no_auth: bool = Field(False, description="Accept requests without an API key (announced).")
     max_loaded_models: int = Field(2, ge=1, description="Models kept in memory at once (least recently used go).")
     max_upload_mb: float = Field(512, gt=0, description="Largest accepted upload, in MB (413 above).")
+    max_body_mb: float = Field(
+        4, gt=0, description="Largest accepted JSON request body, in MB (413 above, before it is parsed)."
+    )
     models: list[str] = Field(
         default_factory=list,
         description="Serve this model (registry name, run dir, HF dir, or NAME=PATH); repeatable.",
