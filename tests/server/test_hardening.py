@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import httpx
 import pytest
@@ -64,7 +65,8 @@ def test_a_checkpoint_step_past_any_integer_is_400(base_url: str, api_key: str, 
 
 
 def test_a_deeply_nested_body_is_400(base_url: str, api_key: str) -> None:
-    response = _post_raw(base_url, api_key, "/completions", '{"model": "x", "prompt": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    nested = "[" * 100_000 + "]" * 100_000
+    response = _post_raw(base_url, api_key, "/completions", '{"model": "x", "prompt": ' + nested + "}")
     assert response.status_code == 400, response.text
     assert response.json()["error"]["param"] is None
 
@@ -114,8 +116,47 @@ def test_an_unexpected_error_answers_a_500_and_the_next_pipelined_request_is_ans
     ])
     first, _, rest = answer.partition(b"\r\n\r\n")
     assert first.startswith(b"HTTP/1.1 500"), answer[:300]
-    length = int(next(line.split(b":")[1] for line in first.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    headers = first.lower().split(b"\r\n")
+    length = next(int(line.split(b":")[1]) for line in headers if line.startswith(b"content-length"))
     body, second = rest[:length], rest[length:]
     assert json.loads(body)["error"]["type"] == "server_error"
     assert second.startswith(b"HTTP/1.1 200"), second[:300]
     assert TINY_MODEL.encode() in second
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [({"model": "../../etc/passwd"}, "model"), ({"model": TINY_MODEL, "compare_model": "no-such"}, "compare_model")],
+)
+def test_a_conversation_names_served_models_only(base_url: str, api_key: str, body: dict, param: str) -> None:
+    headers = {"Authorization": f"Bearer {api_key}"}
+    _assert_400(httpx.post(f"{base_url}/conversations", json=body, headers=headers), param)
+    conversation = httpx.post(f"{base_url}/conversations", json={"model": TINY_MODEL}, headers=headers).json()
+    changed = httpx.patch(f"{base_url}/conversations/{conversation['id']}", json=body, headers=headers)
+    _assert_400(changed, param)
+    reply = {"role": "assistant", "content": "hello", "model": "../../etc/passwd"}
+    _assert_400(httpx.post(f"{base_url}/conversations/{conversation['id']}/messages", json=reply, headers=headers),
+                "model")
+
+
+def test_hyperparameters_are_strict(base_url: str, api_key: str) -> None:
+    """A JSON ``true`` is no number of epochs (it meant one), nor a prompt loss weight (it meant 1.0)."""
+    headers = {"Authorization": f"Bearer {api_key}"}
+    job = {"model": TINY_MODEL, "training_file": "file-x", "hyperparameters": {"n_epochs": True}}
+    _assert_400(httpx.post(f"{base_url}/fine_tuning/jobs", json=job, headers=headers), "hyperparameters.n_epochs")
+    legacy = {"training_file": "file-x", "prompt_loss_weight": True}
+    _assert_400(httpx.post(f"{base_url}/fine-tunes", json=legacy, headers=headers), "prompt_loss_weight")
+    _assert_400(httpx.post(f"{base_url}/completions", json={**COMPLETION, "max_tokens": True}, headers=headers),
+                "max_tokens")
+
+
+def test_a_base_models_created_is_the_same_after_a_restart(server_settings, tmp_path) -> None:
+    from tests.server.live import free_port, running_server
+
+    settings = server_settings.model_copy(update={"no_auth": True, "run_worker": False, "data_dir": tmp_path})
+    created = []
+    for _ in range(2):
+        with running_server(settings.model_copy(update={"port": free_port()})) as url:
+            created.append(httpx.get(f"{url}/models/{TINY_MODEL}").json()["created"])
+        time.sleep(1.1)  # a clock that moved on would show
+    assert created[0] == created[1]

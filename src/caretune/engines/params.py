@@ -39,7 +39,7 @@ StopSequence = Annotated[str, Field(max_length=MAX_STOP_CHARS)]
 StopList = Annotated[
     list[StopSequence], Field(max_length=MAX_STOPS, description=f"Up to {MAX_STOPS} stop sequences.")
 ]
-LogitBias = dict[TokenId, float]
+LogitBias = dict[Annotated[TokenId, Field(strict=False)], float]  # JSON's keys are strings: "50256"
 
 
 class EngineError(CaretuneError):

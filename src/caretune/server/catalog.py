@@ -7,7 +7,7 @@ GPT-3 names unless switched off) is another name for a model: a request for it i
 
 from __future__ import annotations
 
-import time
+import calendar
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from caretune.errors import CaretuneError
 from caretune.server.errors import Forbidden, InvalidRequest, NotFound
-from caretune.runs.info import KnowledgeSettings
+from caretune.runs.info import KnowledgeSettings, RunInfo
+from caretune.runs.layout import is_run_dir
 from caretune.runs.model_ids import is_fine_tuned_id, split_checkpoint_id
 from caretune.storage.db import unix
 from caretune.storage.jobs import MAX_STEP_NUMBER, Job, JobCheckpoint
@@ -65,9 +66,8 @@ class Catalog:
         self._org = org
         self._knowledge = knowledge or {}
         self._handoff = handoff or {}
-        started = int(time.time())
         self._bases = {
-            name: ServedModel(id=name, source=source, created=started, owned_by=BASE_OWNER)
+            name: ServedModel(id=name, source=source, created=_created(source), owned_by=BASE_OWNER)
             for name, source in map(parse_model_option, model_options or _registry_names())
         }
         self._aliases = self._alias_map(alias_options, gpt3_aliases)
@@ -208,6 +208,23 @@ class Catalog:
             owned_by=self._org,
             fine_tuned=True,
         )
+
+
+def _created(source: str) -> int:
+    """A base model's ``created``, the same at every start: a registry model's release date, a run's creation,
+    else when its files were last written (0 when there are none to ask)."""
+    from caretune.models.registry import registered
+
+    spec = registered(source)
+    if spec is not None:
+        return calendar.timegm(spec.released.timetuple())
+    path = Path(source).expanduser()
+    if is_run_dir(path):
+        return unix(RunInfo.load(path).created_at) or 0
+    for written in (path / "config.json", path):
+        if written.exists():
+            return int(written.stat().st_mtime)
+    return 0
 
 
 def _registry_names() -> list[str]:

@@ -181,8 +181,8 @@ class CatchUnexpected:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Route every kind of failure to an OpenAI-shaped JSON error (``CatchUnexpected`` is added last, so it
-    wraps every other middleware too)."""
+    """Route every kind of failure to an OpenAI-shaped JSON error (``CatchUnexpected``, a middleware, is added
+    after the others, so it wraps them too)."""
     app.add_exception_handler(APIError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -35,11 +35,12 @@ def now() -> int:
 class Request(BaseModel):
     """A request body: unknown fields are ignored, as OpenAI's API does.
 
-    Every string is bounded (a field may set a tighter bound), which also makes pydantic refuse a lone UTF-16
-    surrogate (``"\\ud800"`` is valid JSON but no text: it breaks tokenisers and databases downstream); numbers
-    are finite (Python's JSON reader takes ``NaN`` and ``Infinity``)."""
+    Types are strict, as JSON's are: ``true`` is no integer (``"n_epochs": true`` is not one epoch) and ``"2"``
+    no number. Every string is bounded (a field may set a tighter bound), which also makes pydantic refuse a
+    lone UTF-16 surrogate (``"\\ud800"`` is valid JSON but no text: it breaks tokenisers and databases
+    downstream); numbers are finite (Python's JSON reader takes ``NaN`` and ``Infinity``)."""
 
-    model_config = ConfigDict(extra="ignore", str_max_length=MAX_TEXT_CHARS, allow_inf_nan=False)
+    model_config = ConfigDict(extra="ignore", strict=True, str_max_length=MAX_TEXT_CHARS, allow_inf_nan=False)
 
 
 class StreamOptions(Request):

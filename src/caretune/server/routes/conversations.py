@@ -14,9 +14,10 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
 
 from caretune.server.auth import require_api_key
-from caretune.server.dependencies import get_session
+from caretune.server.dependencies import get_session, get_state
 from caretune.server import serving_conversations as service
 from caretune.server.serving_feedback import feedback_jsonl
+from caretune.server.state import ServerState
 from caretune.server.protocol.conversations import (
     ConversationCreate,
     ConversationDeleted,
@@ -32,6 +33,7 @@ from caretune.server.protocol.conversations import (
 
 router = APIRouter(prefix="/v1", tags=["chat app"], dependencies=[Depends(require_api_key)])
 DbSession = Annotated[Session, Depends(get_session)]
+State = Annotated[ServerState, Depends(get_state)]
 
 
 @router.get("/conversations", response_model=ConversationList)
@@ -45,8 +47,9 @@ def list_conversations(
 
 
 @router.post("/conversations", response_model=ConversationOut)
-def create_conversation(body: ConversationCreate, db: DbSession) -> ConversationOut:
+def create_conversation(body: ConversationCreate, db: DbSession, state: State) -> ConversationOut:
     """Start a conversation (a compare conversation when ``compare_model`` is set)."""
+    service.check_models(state.catalog, body)
     return ConversationOut.model_validate(service.create_conversation(db, body))
 
 
@@ -57,8 +60,9 @@ def get_conversation(conversation_id: str, db: DbSession) -> ConversationDetail:
 
 
 @router.patch("/conversations/{conversation_id}", response_model=ConversationOut)
-def update_conversation(conversation_id: str, body: ConversationUpdate, db: DbSession) -> ConversationOut:
+def update_conversation(conversation_id: str, body: ConversationUpdate, db: DbSession, state: State) -> ConversationOut:
     """Rename a conversation or switch its model(s)."""
+    service.check_models(state.catalog, body)
     return ConversationOut.model_validate(service.update_conversation(db, conversation_id, body))
 
 
@@ -70,12 +74,13 @@ def delete_conversation(conversation_id: str, db: DbSession) -> ConversationDele
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=MessageOut)
-def add_message(conversation_id: str, body: MessageCreate, db: DbSession) -> MessageOut:
+def add_message(conversation_id: str, body: MessageCreate, db: DbSession, state: State) -> MessageOut:
     """Append a turn: the customer's question, a model's finished reply, or a human agent's answer.
 
     An agent's answer marks a handed-off conversation "answered"; the customer writing again marks it
     "waiting" until an agent answers.
     """
+    service.check_models(state.catalog, body)
     return MessageOut.model_validate(service.add_message(db, conversation_id, body))
 
 
