@@ -26,6 +26,7 @@ from caretune.server.routes import (
 )
 
 from caretune.server.body_limit import BodyLimit
+from caretune.server.browser_policy import SecurityHeaders, allow_origins
 from caretune.server.catalog import Catalog
 from caretune.server.engine_pool import EnginePool
 from caretune.server.errors import CatchUnexpected, install_error_handlers
@@ -84,7 +85,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
             scheduler.stop()
         state.db.dispose()
 
-    app = FastAPI(title="caretune", version="0.1.0", lifespan=lifespan,
+    # No /docs or /redoc: those pages load their scripts from a CDN into this origin, where the chat page keeps
+    # its API key; the policy (browser_policy.py) refuses foreign scripts. /openapi.json is served.
+    app = FastAPI(title="caretune", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="OpenAI-compatible API for self-hosted support chatbots.")
     app.state.caretune = state
     install_error_handlers(app)
@@ -92,7 +95,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
         BodyLimit, max_upload_bytes=int(settings.max_upload_mb * (1 << 20)),
         max_body_bytes=int(settings.max_body_mb * (1 << 20)),
     )
-    app.add_middleware(CatchUnexpected)  # last: the outermost, around every other middleware
+    allow_origins(app, settings.cors_origin)
+    app.add_middleware(CatchUnexpected)
+    app.add_middleware(SecurityHeaders)  # last: the outermost, so every response has them, a 500 too
     for area in (models, completions, chat, files, uploads, fine_tuning, fine_tunes, knowledge, conversations):
         app.include_router(area.router)
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="webapp")

@@ -66,6 +66,11 @@ class ServerSettings(BaseModel):
     engine: EngineName = Field("auto", description=ENGINE_HELP)
     threads: int | None = Field(None, ge=1, description=THREADS_HELP)
     max_queue: int = Field(64, ge=1, description="Requests in flight per model before answering 429.")
+    cors_origin: list[str] = Field(
+        default_factory=list,
+        description="Let web pages of this origin (https://shop.example.com) call the API; repeatable. "
+        "Default: none, no CORS.",
+    )
     org: str = Field("caretune", description="The organisation part of fine-tuned model ids.")
     run_worker: bool = Field(True, description="Start the fine-tuning worker process with the server.")
 
