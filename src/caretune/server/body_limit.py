@@ -13,20 +13,18 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from caretune.server.errors import PayloadTooLarge, error_body
+from caretune.server.http_middleware import HttpMiddleware
 
 
-class BodyLimit:
+class BodyLimit(HttpMiddleware):
     """ASGI middleware answering 413 to a body over its limit (uploads and other bodies have their own)."""
 
     def __init__(self, app: ASGIApp, max_upload_bytes: int, max_body_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_upload_bytes = max_upload_bytes
         self.max_body_bytes = max_body_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
         upload = headers.get(b"content-type", b"").lower().startswith(b"multipart/")
         limit = self.max_upload_bytes if upload else self.max_body_bytes

@@ -15,9 +15,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from caretune.errors import CaretuneError, InputError
+from caretune.server.http_middleware import HttpMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ async def _caretune_error(_: Request, exc: CaretuneError) -> JSONResponse:
     return _response(400, exc.reason if isinstance(exc, InputError) else str(exc), "invalid_request_error")
 
 
-class CatchUnexpected:
+class CatchUnexpected(HttpMiddleware):
     """ASGI middleware: an error nothing foresaw becomes OpenAI's 500, and the connection serves on.
 
     Starlette's last-resort handler sends its 500 and then raises the error again, and uvicorn answers that by
@@ -156,13 +157,7 @@ class CatchUnexpected:
     the error ends with the 500. Once a response has begun (a stream failing midway), only closing the
     connection can tell the client, so the error goes on to uvicorn."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracked(message: Message) -> None:
