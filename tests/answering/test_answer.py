@@ -44,3 +44,24 @@ def test_old_turns_are_dropped_until_the_reply_fits(hf_llama_run_engine) -> None
     kept = turns[answer.dropped_turns:]
     assert answer.prompt == engine.render_chat([{"role": "system", "content": engine.system_prompt}, *kept])
     assert prepare_answer(engine, turns[-3:], reply_tokens=64).dropped_turns == 0
+
+
+def test_a_long_history_is_cut_with_few_tokenisations(hf_llama_run_engine, monkeypatch) -> None:
+    """Two thousand exchanges: the kept history is the most recent that fits (one more exchange would not),
+    found with a handful of tokenisations of context-sized prompts, not one per exchange dropped."""
+    engine = hf_llama_run_engine
+    turns = []
+    for i in range(2000):
+        turns += [{"role": "user", "content": f"question {i} about my order"}, {"role": "assistant", "content": "ok"}]
+    turns.append({"role": "user", "content": "and now?"})
+    counted: list[int] = []
+    count_tokens = engine.count_tokens
+    monkeypatch.setattr(engine, "count_tokens", lambda prompt: counted.append(len(prompt)) or count_tokens(prompt))
+    answer = prepare_answer(engine, turns, reply_tokens=64)
+    monkeypatch.undo()
+    assert answer.dropped_turns % 2 == 0 and answer.prompt_tokens + 64 <= engine.context_length
+    lead = [{"role": "system", "content": engine.system_prompt}]
+    one_more = engine.render_chat(lead + turns[answer.dropped_turns - 2:])
+    assert engine.count_tokens(one_more) + 64 > engine.context_length
+    assert len(counted) <= 20, len(counted)
+    assert sorted(counted)[-2] < 8 * len(answer.prompt), counted  # only the first, whole, attempt is long

@@ -249,9 +249,17 @@ def test_a_token_array_prompt_is_its_text_tokenized(engine_name: str, request: p
         list(engine.stream([engine.vocab_size], params))
 
 
-def test_too_many_candidates_is_a_clear_error(llamacpp_llama_run_engine) -> None:
-    with pytest.raises(EngineError):
-        llamacpp_llama_run_engine.complete(PROMPTS[0], SamplingParams(n=64))
+def test_too_many_candidates_is_a_clear_error(tiny_llama_run) -> None:
+    """An engine made to decode fewer sequences than the API allows names the parameter that asked for more."""
+    from caretune.engines import load_engine
+
+    engine = load_engine(tiny_llama_run, engine="llamacpp", base_dtype="f32", max_sequences=2)
+    try:
+        with pytest.raises(EngineError, match="at most 2 candidates") as info:
+            engine.complete(PROMPTS[0], SamplingParams(n=1, best_of=3))
+        assert info.value.param == "best_of"
+    finally:
+        engine.close()
 
 
 def test_auto_engine_bare_gguf_and_close(llamacpp_llama_run_engine, hf_llama_run_engine) -> None:

@@ -48,3 +48,14 @@ def test_the_engines_apply_the_same_rules(hf_llama_run_engine, llamacpp_llama_ru
         with pytest.raises(EngineError) as info:
             engine.complete([engine.vocab_size], SamplingParams(max_tokens=2))
         assert info.value.param == "prompt"
+
+
+def test_the_candidates_the_schema_allows_are_what_llamacpp_decodes(llamacpp_llama_run_engine) -> None:
+    """``n``/``best_of`` are bounded by MAX_CANDIDATES because the llama.cpp engine decodes that many sequences
+    side by side: the bound is real, not OpenAI's 128 that would fail later."""
+    from caretune.engines.params import MAX_CANDIDATES
+
+    result = llamacpp_llama_run_engine.complete(PROMPT, SamplingParams(n=MAX_CANDIDATES, max_tokens=1))
+    assert len(result.choices) == MAX_CANDIDATES
+    with pytest.raises(ValidationError, match="best_of"):
+        SamplingParams(best_of=MAX_CANDIDATES + 1)

@@ -23,6 +23,19 @@ def test_every_v1_route_needs_a_key(base_url: str, path: str) -> None:
     assert httpx.get(base_url + path).status_code == 401
 
 
+@pytest.mark.parametrize(
+    "value",
+    [b"", b"Bearer", b"Basic dXNlcjpwYXNz", b"Token ct-x", b"Bearer ct-x extra", b"bearer ct-nope",
+     b"Bearer  ct-x", b"Bearer " + b"x" * 10_000, b"Bearer \xff\xfe", b"ct-only-the-key"],
+    ids=["empty", "scheme-only", "basic", "token", "extra-part", "lowercase", "double-space", "long", "latin-1",
+         "no-scheme"],
+)
+def test_every_malformed_authorization_is_401(base_url: str, value: bytes) -> None:
+    response = httpx.get(f"{base_url}/models", headers={"Authorization": value})
+    assert response.status_code == 401, response.text
+    assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+
+
 def test_revoked_key_stops_working(server_settings, base_url: str) -> None:
     from caretune.storage.db import make_engine, session_factory
     from caretune.storage.keys import KeySpec, create_key, hash_key, revoke_key

@@ -35,23 +35,33 @@ def test_keys_create_list_revoke(tmp_path: Path) -> None:
     assert unknown.returncode == 3 and "caretune: error:" in unknown.stderr
 
 
+def wait_until_serving(port: int, server: subprocess.Popen, timeout: float = 60) -> httpx.Response:
+    """Poll ``caretune serve`` on ``port`` until it answers (its model list, whatever the status)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1)
+        except httpx.HTTPError:
+            assert time.monotonic() < deadline and server.poll() is None
+            time.sleep(0.2)
+
+
 def test_serve_no_auth_is_announced(tiny_gemma_dir: Path, tmp_path: Path) -> None:
+    """Also: the browser options reach the server (each origin of a repeated --cors-origin may call it)."""
     port = free_port()
+    origins = ["https://shop.example.com", "https://help.example.com"]
     server = subprocess.Popen(
         [str(CARETUNE_BIN), "serve", "--port", str(port), "--data-dir", str(tmp_path), "--no-auth",
-         "--model", f"tiny={tiny_gemma_dir}", "--engine", "transformers"],
+         "--model", f"tiny={tiny_gemma_dir}", "--engine", "transformers",
+         *(part for origin in origins for part in ("--cors-origin", origin))],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline and server.poll() is None
-                time.sleep(0.2)
+        response = wait_until_serving(port, server)
         assert response.status_code == 200 and response.json()["data"][0]["id"] == "tiny"
+        for origin in (*origins, "https://evil.example.com"):
+            answer = httpx.get(f"http://127.0.0.1:{port}/v1/models", headers={"Origin": origin})
+            assert (answer.headers.get("access-control-allow-origin") == origin) == (origin in origins)
     finally:
         server.terminate()
         _, stderr = server.communicate(timeout=60)

@@ -126,6 +126,16 @@ def test_a_checkpoint_answers_as_a_model_of_its_own(fine_tuned) -> None:
             client.completions.create(model=unknown, prompt=prompt, max_tokens=2)
 
 
+def test_only_checkpoints_still_on_disk_are_listed(fine_tuned) -> None:
+    """Four steps, a checkpoint each; training keeps the latest two, and the list shows those two only."""
+    client, job = fine_tuned
+    checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
+    assert [c.step_number for c in checkpoints] == [4, 3]
+    for checkpoint in checkpoints:
+        model = checkpoint.fine_tuned_model_checkpoint
+        assert client.models.retrieve(model).id == model
+
+
 def test_a_fine_tuned_model_can_be_fine_tuned_further(fine_tuned, tmp_path) -> None:
     from tests.conftest import synthetic_conversations, write_jsonl
 

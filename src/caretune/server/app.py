@@ -27,16 +27,18 @@ from caretune.server.routes import (
     uploads,
 )
 
+from caretune.server.body_limit import BodyLimit
+from caretune.server.browser_policy import SecurityHeaders, allow_origins
 from caretune.server.catalog import Catalog
 from caretune.server.engine_pool import EnginePool
-from caretune.server.errors import install_error_handlers
+from caretune.server.errors import CatchUnexpected, install_error_handlers
 from caretune.server.job_scheduler import JobScheduler
 from caretune.server.limits import UsageMeter
+from caretune.server.serving_uploads import parts_root, sweep_parts
 from caretune.server.settings import ServerSettings
 from caretune.server.state import ServerState
-from caretune.server.upload_limit import UploadLimit
 from caretune.storage.db import create_all, make_engine, session_factory
-from caretune.storage.files import FileStore
+from caretune.storage.files import FileStore, stored_ids
 from caretune.storage.keys import KeyLookup
 from caretune.webapp import STATIC_DIR
 
@@ -45,16 +47,22 @@ log = logging.getLogger("caretune.server")
 
 
 def build_state(settings: ServerSettings) -> ServerState:
-    """Open the database (creating the tables) and the file store."""
+    """Open the database (creating the tables) and the file store, and clear what an earlier run's refused
+    or interrupted uploads left in it."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = make_engine(settings.resolved_database_url())
     create_all(db)
     sessions = session_factory(db)
+    files = FileStore(settings.data_dir / "files")
+    with sessions() as session:
+        if removed := files.sweep(stored_ids(session)):
+            log.warning("removed %d file(s) of unfinished uploads from %s", len(removed), files.root)
+        sweep_parts(session, parts_root(settings.data_dir))
     return ServerState(
         settings=settings,
         db=db,
         sessions=sessions,
-        files=FileStore(settings.data_dir / "files"),
+        files=files,
         catalog=Catalog(
             settings.models, sessions, settings.org, settings.aliases, settings.gpt3_aliases,
             settings.served_knowledge(), settings.served_handoff(),
@@ -88,11 +96,19 @@ def create_app(settings: ServerSettings) -> FastAPI:
         state.keys.close()
         state.db.dispose()
 
-    app = FastAPI(title="caretune", version="0.1.0", lifespan=lifespan,
+    # No /docs or /redoc: those pages load their scripts from a CDN into this origin, where the chat page keeps
+    # its API key; the policy (browser_policy.py) refuses foreign scripts. /openapi.json is served.
+    app = FastAPI(title="caretune", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="OpenAI-compatible API for self-hosted support chatbots.")
     app.state.caretune = state
     install_error_handlers(app)
-    app.add_middleware(UploadLimit, max_bytes=int(settings.max_upload_mb * (1 << 20)))
+    app.add_middleware(
+        BodyLimit, max_upload_bytes=int(settings.max_upload_mb * (1 << 20)),
+        max_body_bytes=int(settings.max_body_mb * (1 << 20)),
+    )
+    allow_origins(app, settings.cors_origin)
+    app.add_middleware(CatchUnexpected)
+    app.add_middleware(SecurityHeaders)  # last: the outermost, so every response has them, a 500 too
     areas = (models, completions, chat, files, uploads, fine_tuning, fine_tunes, knowledge, conversations, keys, audit)
     for area in areas:
         app.include_router(area.router)

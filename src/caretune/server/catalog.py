@@ -7,7 +7,7 @@ GPT-3 names unless switched off) is another name for a model: a request for it i
 
 from __future__ import annotations
 
-import time
+import calendar
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,11 +16,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from caretune.errors import CaretuneError
-from caretune.server.errors import Forbidden, NotFound
-from caretune.runs.info import KnowledgeSettings
+from caretune.server.errors import Forbidden, InvalidRequest, NotFound
+from caretune.runs.info import KnowledgeSettings, RunInfo
+from caretune.runs.layout import is_run_dir
 from caretune.runs.model_ids import is_fine_tuned_id, split_checkpoint_id
 from caretune.storage.db import unix
-from caretune.storage.jobs import Job, JobCheckpoint
+from caretune.storage.jobs import MAX_STEP_NUMBER, Job, JobCheckpoint
 
 BASE_OWNER = "system"
 # OpenAI's GPT-3 base models, which the classic fine-tuning recipes name (``-m ada``, ``engine="davinci"``).
@@ -65,9 +66,8 @@ class Catalog:
         self._org = org
         self._knowledge = knowledge or {}
         self._handoff = handoff or {}
-        started = int(time.time())
         self._bases = {
-            name: ServedModel(id=name, source=source, created=started, owned_by=BASE_OWNER)
+            name: ServedModel(id=name, source=source, created=_created(source), owned_by=BASE_OWNER)
             for name, source in map(parse_model_option, model_options or _registry_names())
         }
         self._aliases = self._alias_map(alias_options, gpt3_aliases)
@@ -155,6 +155,10 @@ class Catalog:
     def _checkpoint(self, model_id: str, fine_tune_id: str, job_id: str, step: int) -> ServedModel:
         """A checkpoint of any job whose fine-tune id matches, even one still running, while it is on disk
         (training keeps the latest two: older ones answer 404 with the reason)."""
+        if step > MAX_STEP_NUMBER:
+            raise InvalidRequest(
+                f"The model '{model_id}' names checkpoint step {step}; steps go up to {MAX_STEP_NUMBER}", param="model"
+            )
         with self._sessions() as session:
             job = session.get(Job, job_id)
             saved = session.scalars(
@@ -204,6 +208,23 @@ class Catalog:
             owned_by=self._org,
             fine_tuned=True,
         )
+
+
+def _created(source: str) -> int:
+    """A base model's ``created``, the same at every start: a registry model's release date, a run's creation,
+    else when its files were last written (0 when there are none to ask)."""
+    from caretune.models.registry import registered
+
+    spec = registered(source)
+    if spec is not None:
+        return calendar.timegm(spec.released.timetuple())
+    path = Path(source).expanduser()
+    if is_run_dir(path):
+        return unix(RunInfo.load(path).created_at) or 0
+    for written in (path / "config.json", path):
+        if written.exists():
+            return int(written.stat().st_mtime)
+    return 0
 
 
 def _registry_names() -> list[str]:

@@ -157,10 +157,15 @@ class _Recorder:
                    estimated_finish=utcnow() + timedelta(seconds=max(seconds_left, 0.0)))
 
     def sync_checkpoints(self) -> None:
-        """Record checkpoints saved since the last call."""
-        known = set(self._session.scalars(select(JobCheckpoint.step_number).where(JobCheckpoint.job_id == self._job.id)))
-        for path in run_checkpoints(self._job.model_dir):
-            step = checkpoint_step(path)
+        """Record checkpoints saved since the last call, and forget those training has pruned since (it keeps
+        the latest two): the API lists only checkpoints that answer as models."""
+        on_disk = {checkpoint_step(path): path for path in run_checkpoints(self._job.model_dir)}
+        rows = self._session.scalars(select(JobCheckpoint).where(JobCheckpoint.job_id == self._job.id)).all()
+        for row in rows:
+            if row.step_number not in on_disk:
+                self._session.delete(row)
+        known = {row.step_number for row in rows}
+        for step, path in on_disk.items():
             if step not in known:
                 self._session.add(JobCheckpoint(
                     id=new_id("ftckpt-"), job_id=self._job.id, created_at=utcnow(),

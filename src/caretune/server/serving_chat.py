@@ -29,7 +29,7 @@ from caretune.server.protocol.chat import (
     TopLogprob,
 )
 from caretune.server.protocol.common import UsageInfo, now
-from caretune.server.serving_engine import Lease, leased_engine
+from caretune.server.serving_engine import Lease, leased_engine, off_the_loop_if_large
 from caretune.server.serving_conversations import Scope, bot_handoff, get_conversation, set_handoff_draft
 from caretune.server.state import ServerState
 from caretune.storage.db import new_id
@@ -59,12 +59,17 @@ async def create_chat_completion(
 
 
 async def _prepare(lease: Lease, request: ChatCompletionRequest) -> PreparedAnswer:
-    """The answer's prompt; retrieval (an embedding and two index lookups) runs off the event loop, and
-    a model without knowledge pays no thread hop before its first token."""
+    """The answer's prompt; retrieval (an embedding and two index lookups) and a long conversation's
+    tokenising run off the event loop, and a short chat with a model without knowledge pays no thread hop
+    before its first token."""
     knowledge = knowledge_of(lease.engine, lease.model.knowledge)
     handoff = handoff_of(lease.engine, lease.model.handoff)
-    args = (lease.engine, request.conversation(), knowledge, request.reply_tokens, handoff)
-    return await run_in_threadpool(prepare_answer, *args) if knowledge else prepare_answer(*args)
+    conversation = request.conversation()
+    args = (lease.engine, conversation, knowledge, request.reply_tokens, handoff)
+    size = sum(len(message["content"]) for message in conversation)
+    if knowledge:
+        return await run_in_threadpool(prepare_answer, *args)
+    return await off_the_loop_if_large(size, prepare_answer, *args)
 
 
 async def _withhold(

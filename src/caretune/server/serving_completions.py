@@ -13,7 +13,7 @@ from caretune.server.auth import Caller
 from caretune.server.errors import InvalidRequest
 from caretune.server.protocol.common import now
 from caretune.server.protocol.completions import CompletionChoice, CompletionRequest, CompletionResponse
-from caretune.server.serving_engine import Lease, leased_engine
+from caretune.server.serving_engine import Lease, leased_engine, off_the_loop_if_large
 from caretune.server.state import ServerState
 from caretune.storage.db import new_id
 
@@ -28,10 +28,16 @@ async def create_completion(
     if not prompts:
         raise InvalidRequest("prompt must not be an empty list", param="prompt")
     async with leased_engine(state, request.model, caller) as lease:
-        plans = [(prompt, request.to_sampling_params(lease.engine, prompt)) for prompt in prompts]
+        size = sum(len(prompt) for prompt in prompts)
+        plans = await off_the_loop_if_large(size, _plans, request, lease, prompts)
         if not request.stream:
             return await _complete(lease, plans)
         return await lease.stream(_stream_chunks(request, lease, plans))
+
+
+def _plans(request: CompletionRequest, lease: Lease, prompts: list[Prompt]) -> list[tuple[Prompt, SamplingParams]]:
+    """Each prompt with its checked parameters (tokenising it)."""
+    return [(prompt, request.to_sampling_params(lease.engine, prompt)) for prompt in prompts]
 
 
 async def _complete(lease: Lease, plans: list[tuple[Prompt, SamplingParams]]) -> CompletionResponse:

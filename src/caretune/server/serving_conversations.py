@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
+from caretune.server.catalog import Catalog
 from caretune.server.errors import InvalidRequest, NotFound
 from caretune.storage.chat_threads import Conversation, Feedback, Message
 from caretune.storage.db import utcnow
@@ -26,6 +27,19 @@ from caretune.server.protocol.conversations import (
 _TITLE_LENGTH = 60
 _DEFAULT_TITLE = "New conversation"
 _AGENT_QUEUE = ("waiting", "answered")
+
+
+def check_models(catalog: Catalog, data: ConversationCreate | ConversationUpdate | MessageCreate) -> None:
+    """The models a conversation (or a reply) names must be served here: the page asks them by these names,
+    and any other text would only be stored to be shown back."""
+    for field in ("model", "compare_model"):
+        name = getattr(data, field, None)
+        if name is None:
+            continue
+        try:
+            catalog.get(name)
+        except NotFound:
+            raise InvalidRequest(f"{field}: no model {name!r} is served here", param=field) from None
 
 
 @dataclass(frozen=True)

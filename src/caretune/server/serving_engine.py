@@ -9,9 +9,10 @@ last event is sent.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
@@ -27,6 +28,17 @@ from caretune.server.protocol.common import UsageInfo
 from caretune.server.state import ServerState
 
 DONE = "data: [DONE]\n\n"
+# Work on a request's text (rendering, tokenising) stays on the event loop for texts up to this size (characters
+# or token ids): a thread hop costs more than they do. Longer ones go to a thread, or they would hold up every
+# other request meanwhile.
+INLINE_TEXT = 4096
+
+T = TypeVar("T")
+
+
+async def off_the_loop_if_large(size: int, work: Callable[..., T], *args: object) -> T:
+    """``work(*args)``, in a worker thread when ``size`` is over ``INLINE_TEXT``."""
+    return await run_in_threadpool(work, *args) if size > INLINE_TEXT else work(*args)
 
 
 @dataclass

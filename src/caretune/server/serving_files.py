@@ -6,10 +6,12 @@ with the findings right away instead of failing a job minutes later.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
+from caretune.errors import InputError
 from caretune.server.errors import InvalidRequest, NotFound, PayloadTooLarge
 from caretune.server.protocol.files import FileObject
 from caretune.storage.db import unix
@@ -38,26 +40,29 @@ def get_file(session: Session, file_id: str) -> StoredFile:
 def upload(
     session: Session, store: FileStore, source: BinaryIO, filename: str, purpose: str, max_bytes: int
 ) -> StoredFile:
-    """Store, validate (fine-tune files) and record an upload; nothing is kept when it is refused."""
+    """Store, validate (fine-tune files) and record an upload; nothing is kept when it is refused, whatever
+    the reason (the store only gives a file its name once it has passed)."""
     if purpose not in UPLOAD_PURPOSES:
         raise InvalidRequest(f"purpose must be one of {list(UPLOAD_PURPOSES)}", param="purpose")
     file_id = store.new_id()
     try:
-        size, sha = store.write(file_id, source, max_bytes)
+        size, sha = store.write(file_id, source, max_bytes, check=_check_training_data)
     except FileTooLarge as exc:
         raise PayloadTooLarge(str(exc), param="file", code="file_too_large") from exc
-    try:
-        _check_training_data(store, file_id)
-    except InvalidRequest:
-        store.path(file_id).unlink(missing_ok=True)
-        raise
     return store.add(session, file_id, filename, purpose, size, sha)
 
 
-def _check_training_data(store: FileStore, file_id: str) -> None:
+def _check_training_data(path: Path) -> None:
+    """A 400 naming the file's problems (never the server's path of it)."""
     from caretune.data.validate import validate_file
 
-    report = validate_file(store.path(file_id))
+    try:
+        report = validate_file(path)
+    except InputError as exc:  # not readable as text at all: empty, binary, compressed, not UTF-8
+        where = f"line {exc.line}: " if exc.line is not None else ""
+        raise InvalidRequest(
+            f"Invalid file format for fine-tuning: {where}{exc.reason}", param="file", code="invalid_file_format"
+        ) from None
     if report.ok:
         return
     errors = [f for f in report.findings if f.level == "error"]

@@ -28,9 +28,27 @@ UPLOAD_LIFETIME = timedelta(hours=1)
 _CHUNK = 1 << 20
 
 
+def parts_root(data_dir: Path) -> Path:
+    """Where the server keeps the parts of uploads, a folder per upload until it is completed or cancelled."""
+    return data_dir / "uploads"
+
+
 def _part_store(state: ServerState, upload_id: str) -> FileStore:
-    """Where the server keeps the parts of one upload, until it is completed or cancelled."""
-    return FileStore(state.settings.data_dir / "uploads" / upload_id)
+    return FileStore(parts_root(state.settings.data_dir) / upload_id)
+
+
+def sweep_parts(session: Session, root: Path) -> None:
+    """At start: drop the parts of uploads that can no longer be completed (done, cancelled, expired or
+    unknown), and in a pending upload the part files a refused or interrupted write left."""
+    if not root.is_dir():
+        return
+    now = utcnow()
+    for folder in root.iterdir():
+        upload = session.get(Upload, folder.name)
+        if upload is None or upload.current_status(now) != "pending":
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            FileStore(folder).sweep(parts_of(session, folder.name))
 
 
 def create_upload(session: Session, request: UploadRequest) -> Upload:

@@ -35,6 +35,9 @@ class ServerSettings(BaseModel):
     no_auth: bool = Field(False, description="Accept requests without an API key (announced).")
     max_loaded_models: int = Field(2, ge=1, description="Models kept in memory at once (least recently used go).")
     max_upload_mb: float = Field(512, gt=0, description="Largest accepted upload, in MB (413 above).")
+    max_body_mb: float = Field(
+        4, gt=0, description="Largest accepted JSON request body, in MB (413 above, before it is parsed)."
+    )
     models: list[str] = Field(
         default_factory=list,
         description="Serve this model (registry name, run dir, HF dir, or NAME=PATH); repeatable.",
@@ -63,6 +66,11 @@ class ServerSettings(BaseModel):
     engine: EngineName = Field("auto", description=ENGINE_HELP)
     threads: int | None = Field(None, ge=1, description=THREADS_HELP)
     max_queue: int = Field(64, ge=1, description="Requests in flight per model before answering 429.")
+    cors_origin: list[str] = Field(
+        default_factory=list,
+        description="Let web pages of this origin (https://shop.example.com) call the API; repeatable. "
+        "Default: none, no CORS.",
+    )
     org: str = Field("caretune", description="The organisation part of fine-tuned model ids.")
     run_worker: bool = Field(True, description="Start the fine-tuning worker process with the server.")
 

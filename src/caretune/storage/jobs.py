@@ -83,6 +83,10 @@ class JobEvent(_JobRow, Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
+# The largest step a checkpoint row can hold: ``Integer`` is 32-bit on PostgreSQL.
+MAX_STEP_NUMBER = 2**31 - 1
+
+
 class JobCheckpoint(_JobRow, Base):
     """A training checkpoint the job can resume from (and that OpenAI's checkpoints API lists)."""
 

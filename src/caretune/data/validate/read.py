@@ -81,6 +81,8 @@ def _parse_line(number: int, line: str) -> Record | LineProblem:
         data = json.loads(line)
     except json.JSONDecodeError as exc:
         return LineProblem(line=number, code="invalid_json", message=f"invalid JSON at column {exc.colno}: {exc.msg}")
+    except RecursionError:  # Python's JSON reader recurses once per level of nesting
+        return LineProblem(line=number, code="invalid_json", message="JSON nested too deeply to read")
     if not isinstance(data, dict):
         got = _JSON_TYPES.get(type(data), "null")
         return LineProblem(line=number, code="not_an_object", message=f"expected a JSON object, got {got}")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
 from caretune.answering.decision import Action, Decision
 from caretune.engines.base import Engine, FinishReason
-from caretune.engines.params import SamplingParams, TopLogprobs
+from caretune.engines.params import MAX_MESSAGES, SamplingParams, TopLogprobs
 from caretune.knowledge import Passage
 from caretune.server.protocol.common import CompletionObject, Request, SamplingRequest, UsageInfo
 
@@ -22,7 +22,7 @@ class ChatMessage(Request):
     """A message of the conversation so far (OpenAI's ``developer`` role is treated as ``system``)."""
 
     role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[TextContentPart] | None = None
+    content: str | Annotated[list[TextContentPart], Field(max_length=MAX_MESSAGES)] | None = None
     name: str | None = None
 
     def text(self) -> str:
@@ -35,7 +35,7 @@ class ChatMessage(Request):
 class ChatCompletionRequest(SamplingRequest):
     """``POST /v1/chat/completions``."""
 
-    messages: list[ChatMessage] = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
     max_tokens: int | None = Field(None, ge=0, description="Deprecated by OpenAI; max_completion_tokens wins.")
     max_completion_tokens: int | None = Field(None, ge=0)
     logprobs: bool = False

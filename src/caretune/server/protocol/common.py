@@ -8,11 +8,23 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from caretune.engines.base import Engine, Prompt
-from caretune.engines.params import Candidates, EngineError, Penalty, SamplingParams, Seed, StopList, Temperature, TopP
+from caretune.engines.params import (
+    MAX_TEXT_CHARS,
+    Candidates,
+    EngineError,
+    LogitBias,
+    Penalty,
+    SamplingParams,
+    Seed,
+    StopList,
+    StopSequence,
+    Temperature,
+    TopP,
+)
 from caretune.server.errors import InvalidRequest
 
 # One stop sequence, or a list of them (an empty list or None: the model's own).
-StopParam = str | StopList | None
+StopParam = StopSequence | StopList | None
 
 
 def now() -> int:
@@ -21,9 +33,14 @@ def now() -> int:
 
 
 class Request(BaseModel):
-    """A request body: unknown fields are ignored, as OpenAI's API does."""
+    """A request body: unknown fields are ignored, as OpenAI's API does.
 
-    model_config = ConfigDict(extra="ignore")
+    Types are strict, as JSON's are: ``true`` is no integer (``"n_epochs": true`` is not one epoch) and ``"2"``
+    no number. Every string is bounded (a field may set a tighter bound), which also makes pydantic refuse a
+    lone UTF-16 surrogate (``"\\ud800"`` is valid JSON but no text: it breaks tokenisers and databases
+    downstream); numbers are finite (Python's JSON reader takes ``NaN`` and ``Infinity``)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, str_max_length=MAX_TEXT_CHARS, allow_inf_nan=False)
 
 
 class StreamOptions(Request):
@@ -67,7 +84,7 @@ class SamplingRequest(Request):
     stop: StopParam = None
     presence_penalty: Penalty = 0.0
     frequency_penalty: Penalty = 0.0
-    logit_bias: dict[str, float] | None = None
+    logit_bias: LogitBias | None = Field(None, description="Token id → bias from -100 to 100.")
     seed: Seed | None = None
     user: str | None = None
 
@@ -86,6 +103,7 @@ class SamplingRequest(Request):
                 max_tokens=budget, stop=engine.default_stop if self.stop is None else self.stop,
                 **{key: value for key, value in given.items() if value is not None},
             )
+            params.check_vocabulary(engine.vocab_size)
             if self.stream:
                 params.check_streamable()
         except EngineError as exc:

@@ -7,11 +7,17 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from caretune.engines.base import Engine, FinishReason, Logprobs, Prompt
-from caretune.engines.params import Candidates, SamplingParams
+from caretune.engines.params import MAX_PROMPT_TOKENS, MAX_PROMPTS, Candidates, SamplingParams, Text, TokenId
 from caretune.server.protocol.common import CompletionObject, SamplingRequest, UsageInfo
 
 # OpenAI's completions prompt: text, a list of texts, token ids, or a list of token-id arrays.
-PromptParam = str | list[str] | list[int] | list[list[int]]
+TokenIds = Annotated[list[TokenId], Field(max_length=MAX_PROMPT_TOKENS)]
+PromptParam = (
+    Text
+    | Annotated[list[Text], Field(max_length=MAX_PROMPTS)]
+    | TokenIds
+    | Annotated[list[TokenIds], Field(max_length=MAX_PROMPTS)]
+)
 CompletionLogprobs = Annotated[int, Field(ge=0, le=5)]  # OpenAI's completions allow the top 5
 
 

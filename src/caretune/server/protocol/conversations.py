@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from caretune.server.protocol.common import Request
 from caretune.storage.db import unix
 
 HandoffState = Literal["none", "waiting", "answered", "closed"]
@@ -28,7 +29,7 @@ class _Timestamped(BaseModel):
         return unix(moment)
 
 
-class ConversationCreate(BaseModel):
+class ConversationCreate(Request):
     """A new thread; ``compare_model`` makes it a compare thread (each question goes to both models)."""
 
     title: str | None = Field(default=None, max_length=200)
@@ -36,7 +37,7 @@ class ConversationCreate(BaseModel):
     compare_model: str | None = Field(default=None, max_length=200)
 
 
-class ConversationUpdate(BaseModel):
+class ConversationUpdate(Request):
     """Fields to change; fields left out stay as they are (a null title too: a thread always has one)."""
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
@@ -44,7 +45,7 @@ class ConversationUpdate(BaseModel):
     compare_model: str | None = Field(default=None, max_length=200)
 
 
-class Source(BaseModel):
+class Source(Request):
     """A knowledge passage a bot reply was given (``context.citations`` of the chat completion)."""
 
     id: str = Field(max_length=300)
@@ -52,7 +53,7 @@ class Source(BaseModel):
     source: str = Field(max_length=1000)
 
 
-class MessageCreate(BaseModel):
+class MessageCreate(Request):
     """A turn to append: the customer's, a model's finished reply (with its ``model`` and the ``sources`` it
     was given), or a human agent's."""
 
@@ -62,7 +63,7 @@ class MessageCreate(BaseModel):
     sources: list[Source] | None = Field(default=None, max_length=20)
 
 
-class FeedbackIn(BaseModel):
+class FeedbackIn(Request):
     """Thumbs up/down and, optionally, the answer the bot should have given (both may be set or cleared)."""
 
     rating: Rating | None = None

@@ -18,9 +18,10 @@ from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
 
 from caretune.server.auth import Caller, requires, start_session
-from caretune.server.dependencies import get_session
+from caretune.server.dependencies import get_session, get_state
 from caretune.server import serving_conversations as service
 from caretune.server.serving_feedback import feedback_jsonl
+from caretune.server.state import ServerState
 from caretune.server.protocol.conversations import (
     ConversationCreate,
     ConversationDeleted,
@@ -38,6 +39,7 @@ from caretune.server.roles import MESSAGE_PERMISSION, Permission
 
 router = APIRouter(prefix="/v1", tags=["chat app"], dependencies=[Depends(requires(Permission.CONVERSATIONS))])
 DbSession = Annotated[Session, Depends(get_session)]
+State = Annotated[ServerState, Depends(get_state)]
 Viewer = Annotated[Caller, Depends(requires(Permission.CONVERSATIONS))]
 Customer = Annotated[Caller, Depends(requires(Permission.CONVERSATIONS_WRITE))]
 Agent = Annotated[Caller, Depends(requires(Permission.CONVERSATIONS_AGENT))]
@@ -62,8 +64,9 @@ def list_conversations(
 
 
 @router.post("/conversations", response_model=ConversationOut)
-def create_conversation(body: ConversationCreate, db: DbSession, caller: Customer) -> ConversationOut:
+def create_conversation(body: ConversationCreate, db: DbSession, state: State, caller: Customer) -> ConversationOut:
     """Start a conversation (a compare conversation when ``compare_model`` is set)."""
+    service.check_models(state.catalog, body)
     return ConversationOut.model_validate(service.create_conversation(db, body, caller.scope()))
 
 
@@ -75,9 +78,10 @@ def get_conversation(conversation_id: str, db: DbSession, caller: Viewer) -> Con
 
 @router.patch("/conversations/{conversation_id}", response_model=ConversationOut)
 def update_conversation(
-    conversation_id: str, body: ConversationUpdate, db: DbSession, caller: Customer
+    conversation_id: str, body: ConversationUpdate, db: DbSession, state: State, caller: Customer
 ) -> ConversationOut:
     """Rename a conversation or switch its model(s)."""
+    service.check_models(state.catalog, body)
     return ConversationOut.model_validate(service.update_conversation(db, conversation_id, body, caller.scope()))
 
 
@@ -89,7 +93,9 @@ def delete_conversation(conversation_id: str, db: DbSession, caller: Customer) -
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=MessageOut)
-def add_message(conversation_id: str, body: MessageCreate, db: DbSession, caller: Viewer) -> MessageOut:
+def add_message(
+    conversation_id: str, body: MessageCreate, db: DbSession, state: State, caller: Viewer
+) -> MessageOut:
     """Append a turn: the customer's question, a model's finished reply (both the customer's side:
     ``conversations.write``), or a human agent's answer (``conversations.agent``).
 
@@ -97,6 +103,7 @@ def add_message(conversation_id: str, body: MessageCreate, db: DbSession, caller
     "waiting" until an agent answers.
     """
     caller.require(MESSAGE_PERMISSION[body.role])
+    service.check_models(state.catalog, body)
     return MessageOut.model_validate(service.add_message(db, conversation_id, body, caller.scope()))
 
 
