@@ -2,9 +2,12 @@
 real IBM TWCS set: ``caretune prepare ../shared/data/twcs-ibm-customer-care-dev.csv --out DIR``), half the
 brands (seeded) are the bot's: its knowledge base is their training conversations, its in-domain questions
 their held-out (valid + test) turns; the other brands' customers' messages are off-domain. Prints the
-out-of-fold AUROC, each signal's, and the rates at the equal-error threshold (``caretune.evaluation.handoff``).
+out-of-fold AUROC, each signal's, and the rates at the equal-error threshold (``caretune.evaluation.handoff``),
+for each seeded split of the brands. Beside it, the alternative that was measured and not served: a logistic
+regression on the question's MiniLM embedding, the bot's own past questions against the other brands'
+(out of fold too).
 
-    python bench/handoff_brands.py --data DIR [--seed 0]
+    python bench/handoff_brands.py --data DIR [--seeds 0 1 2 3 4]
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import random
 import tempfile
 from pathlib import Path
 
-from caretune.evaluation.handoff import calibrate
+from caretune.evaluation.handoff import FOLDS, calibrate
 from caretune.evaluation.turns import Turn, example_turns, read_chat_examples
 from caretune.knowledge import KnowledgeBase
 from caretune.runs.info import KnowledgeSettings
@@ -28,12 +31,18 @@ def _brand(example) -> str:  # noqa: ANN001
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     args = parser.parse_args()
     train = read_chat_examples(args.data / "train.jsonl")
     held_out = read_chat_examples(args.data / "valid.jsonl") + read_chat_examples(args.data / "test.jsonl")
+    for seed in args.seeds:
+        split(train, held_out, seed)
+
+
+def split(train: list, held_out: list, seed: int) -> None:
+    """Half the brands (seeded) are the bot's; print the calibration and the embedding classifier's AUROC."""
     brands = sorted({_brand(e) for e in train + held_out})
-    ours = set(random.Random(args.seed).sample(brands, len(brands) // 2))
+    ours = set(random.Random(seed).sample(brands, len(brands) // 2))
     with tempfile.TemporaryDirectory() as tmp:
         own_train = Path(tmp) / "train.jsonl"
         own_train.write_text(
@@ -46,11 +55,38 @@ def main() -> None:
             Turn(history=[m for m in t.history if m["role"] != "system"][:1])
             for e in train + held_out if _brand(e) not in ours for t in example_turns(e)[:1]
         ]
-        report = calibrate(in_domain, off_domain, KnowledgeSettings(path=str(kb.path)), args.seed)
+        report = calibrate(in_domain, off_domain, KnowledgeSettings(path=str(kb.path)), seed)
         chunks = len(kb)
-    print(f"bot's brands ({len(ours)}): {', '.join(sorted(ours))}; knowledge: {chunks} chunks")
-    print(json.dumps(report.model_dump(exclude={"settings", "risk_coverage", "quality_all", "quality_answered"}),
-                     indent=1))
+    own_questions = [t for e in train if _brand(e) in ours for t in example_turns(e)]
+    print(f"seed {seed}: bot's brands ({len(ours)}): {', '.join(sorted(ours))}; knowledge: {chunks} chunks")
+    print(json.dumps(report.model_dump(exclude={"settings", "risk_coverage", "quality_all", "quality_answered"})))
+    print(f"seed {seed}: AUROC served (retrieval signals) {report.auroc:.3f}; embedding classifier "
+          f"{embedding_auroc(own_questions, in_domain, off_domain, seed):.3f}")
+
+
+def embedding_auroc(own: list[Turn], in_domain: list[Turn], off_domain: list[Turn], seed: int) -> float:
+    """Out-of-fold AUROC of a classifier on the question's embedding: positives the bot's own past questions,
+    negatives the other brands' questions of the training folds."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    from caretune.knowledge import search_query
+    from caretune.knowledge.embeddings import get_embedder
+
+    embed = get_embedder().encode
+    positives = embed([search_query(t.history) for t in own])
+    asked = embed([search_query(t.history) for t in [*in_domain, *off_domain]])
+    y = np.array([1] * len(in_domain) + [0] * len(off_domain))
+    scores = np.zeros(len(y))
+    for fit, test in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(asked, y):
+        negatives = asked[[i for i in fit if y[i] == 0]]
+        x = np.vstack([positives, negatives])
+        labels = np.array([1] * len(positives) + [0] * len(negatives))
+        model = LogisticRegression(class_weight="balanced", max_iter=2000).fit(x, labels)
+        scores[test] = model.predict_proba(asked[test])[:, 1]
+    return float(roc_auc_score(y, scores))
 
 
 if __name__ == "__main__":
