@@ -25,15 +25,12 @@ from dataclasses import dataclass, replace
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from caretune.server.catalog import Catalog, ServedModel
 from caretune.server.dependencies import state_of
 from caretune.server.errors import Forbidden, InvalidRequest, NotFound, RateLimited, Unauthorized
-from caretune.server.limits import seconds_to_midnight
 from caretune.server.roles import ROLE_PERMISSIONS, ROLE_SEES, Permission, roles_with
 from caretune.server.serving_conversations import EVERY, Scope
-from caretune.server.state import ServerState
 from caretune.storage.audit import record
 from caretune.storage.keys import LiveKey, Role
 
@@ -156,23 +153,11 @@ def requires(permission: Permission, spends_tokens: bool = False) -> Callable[..
     async def check(request: Request, caller: Caller = Depends(authenticate)) -> Caller:
         caller.require(permission)
         if spends_tokens and caller.key is not None and caller.key.tokens_per_day is not None:
-            await _check_budget(state_of(request), caller.key)
+            await state_of(request).usage.check(caller.key.id, caller.key.tokens_per_day)
         return caller
 
     check.__name__ = f"requires_{permission.name.lower()}"
     return check
-
-
-async def _check_budget(state: ServerState, key: LiveKey) -> None:
-    used = state.usage.tokens_today(key.id)
-    if used is None:  # the key's first request today in this process: its sum so far is in the database
-        used = await run_in_threadpool(state.usage.load_today, key.id)
-    if key.tokens_per_day is not None and used >= key.tokens_per_day:
-        raise RateLimited(
-            f"This key has used its {key.tokens_per_day} tokens for today (UTC); it can again from midnight UTC.",
-            retry_after=seconds_to_midnight(),
-            code="tokens_per_day_exceeded",
-        )
 
 
 def _end_user_id(kind: str, name: str) -> str:

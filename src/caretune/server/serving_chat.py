@@ -5,6 +5,7 @@ prompt; answers come back as assistant messages or chunks."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 from fastapi.responses import StreamingResponse
@@ -15,6 +16,7 @@ from caretune.engines.base import Logprobs, StreamEvent
 from caretune.engines.params import SamplingParams
 from caretune.knowledge import Passage
 from caretune.server.auth import Caller
+from caretune.server.errors import RateLimited
 from caretune.server.protocol.chat import (
     AnswerContext,
     AssistantMessage,
@@ -35,6 +37,8 @@ from caretune.server.state import ServerState
 from caretune.storage.db import new_id
 from caretune.storage.passage_uses import count_uses
 
+log = logging.getLogger(__name__)
+
 
 async def create_chat_completion(
     state: ServerState, request: ChatCompletionRequest, caller: Caller
@@ -48,6 +52,7 @@ async def create_chat_completion(
     async with leased_engine(state, request.model, caller) as lease:
         answer = await _prepare(lease, request)
         params = request.to_sampling_params(lease.engine, answer.prompt)
+        await lease.reserve(params.most_tokens(answer.prompt_tokens))
         if answer.passages:
             _count_uses_later(state, answer.passages)
         context = AnswerContext.of(answer.passages, answer.decision)
@@ -55,6 +60,7 @@ async def create_chat_completion(
             return await _withhold(state, lease, request, answer, params, context, caller)
         if not request.stream:
             return await _complete(lease, answer.prompt, params, context)
+        lease.tally.begin(answer.prompt_tokens)
         return await lease.stream(_stream_chunks(request, lease, answer.prompt, params, context))
 
 
@@ -118,11 +124,18 @@ def _draft_later(
     params: SamplingParams,
 ) -> None:
     """Generate the unsent answer for the agent view in a task of its own (with its own request slot, counted
-    to the caller's key), so the customer's hand-over message never waits for it."""
+    to the caller's key), so the customer's hand-over message never waits for it. A key whose budget has no
+    room for it gets no draft; the agent writes from scratch."""
+    one = params.model_copy(update={"n": 1})
 
     async def draft() -> None:
         async with leased_engine(state, model_id, caller) as lease:
-            result = await run_in_threadpool(lease.engine.complete, prompt, params.model_copy(update={"n": 1}))
+            try:
+                await lease.reserve(one.most_tokens(lease.engine.count_tokens(prompt)))
+            except RateLimited:
+                log.info("no draft for %s: the key's tokens for today do not allow one", conversation_id)
+                return
+            result = await run_in_threadpool(lease.engine.complete, prompt, one)
             lease.usage(result.prompt_tokens, result.completion_tokens)
         await run_in_threadpool(_save_draft, state, conversation_id, scope, result.choices[0].text.strip())
 
@@ -203,10 +216,11 @@ async def _stream_chunks(
     started: set[int] = set()
     usage: UsageInfo | None = None
     async for event in lease.engine.astream(prompt, params):
+        lease.tally.add(event)
         for choice in _event_choices(event, started, context):
             yield ChatCompletionChunk(id=chunk_id, created=created, model=model, choices=[choice])
         if event.usage is not None:
-            usage = lease.usage(event.usage.prompt_tokens, event.usage.completion_tokens)
+            usage = lease.usage(*lease.tally.totals())
     if request.stream_options and request.stream_options.include_usage:
         yield ChatCompletionChunk(id=chunk_id, created=created, model=model, choices=[], usage=usage)
 
