@@ -2,9 +2,9 @@
 key, the customer (end user) it speaks for.
 
 Each route group declares what it needs with one dependency, ``Depends(requires(Permission.X))``, which
-hands the route the ``Caller``. Checking a key costs one indexed query run on the event loop through a
-connection of its own (``storage.keys.KeyLookup``: no thread hop, and no cache to keep right): a key
-revoked by any process is refused from its next request on. With
+hands the route the ``Caller``. Checking a key costs one indexed query (``storage.keys.KeyLookup``: on the
+event loop for SQLite, with no thread hop; in threads of its own for a database across a network; no cache
+to keep right): a key revoked by any process is refused from its next request on. With
 ``--no-auth`` every request is an admin's and nothing is looked up; that mode is only ever switched on
 explicitly and announced at start, never a fallback.
 
@@ -127,7 +127,7 @@ async def authenticate(
             "(create one with `caretune keys create`).",
             code="missing_api_key",
         )
-    key = state.keys(credentials.credentials)
+    key = await state.keys.find(credentials.credentials)
     if key is None:
         raise Unauthorized("Incorrect or revoked API key provided.", code="invalid_api_key")
     if key.rate_limit is not None:
