@@ -4,6 +4,7 @@ one app key, who never see each other's conversations; the agent, who sees only 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ class Live:
     url: str
     keys: dict[str, str]  # role -> key
     admin: str  # an admin key, to set things up
+    database_url: str = ""  # the server's, to change its database behind its back
 
     def http(self, role: str, user: str | None = "customer-1", **options) -> httpx.Client:
         headers = {USER: user} if user else {}
@@ -48,7 +50,7 @@ def live(server_settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     keys = {role: new_key(settings, role) for role in ROLES}
     keys["ada-app"] = new_key(settings, "app", models=["ada"])
     with running_server(settings) as url:
-        yield Live(url, keys, keys["admin"])
+        yield Live(url, keys, keys["admin"], settings.resolved_database_url())
 
 
 def _outcome(call: Callable[[], object]) -> tuple[int, dict | None]:
@@ -251,3 +253,31 @@ def test_an_agent_sees_only_the_agent_queue_and_answers_only_as_the_agent(live: 
         assert [m["role"] for m in erin.get(f"/conversations/{cid}").json()["messages"]] == ["user", "agent"]
         assert agent.delete(f"/conversations/{cid}/handoff").json()["handoff"] == "closed"
         assert agent.get(f"/conversations/{cid}").status_code == 404  # handed back: out of the agent's sight
+
+
+def test_the_bot_s_hand_off_notes_are_for_agents_only(live: Live) -> None:
+    """Why the bot handed over and the answer it did not send are the agent's notes: the customer sees only
+    that the conversation waits for a person."""
+    from caretune.server.serving_conversations import EVERY, bot_handoff
+    from caretune.storage.db import make_engine, session_factory
+
+    with live.http("app", user="hana") as hana:
+        cid = _start(hana, "my parcel never came")
+    db = make_engine(live.database_url)
+    with session_factory(db)() as session:  # as the bot's own hand-off leaves it
+        bot_handoff(session, cid, "low_confidence", "Your refund of order 5521 is approved.", EVERY)
+    db.dispose()
+    with live.http("app", user="hana") as hana:
+        for shown in (hana.get(f"/conversations/{cid}").json(), hana.get("/conversations").json()["data"][0],
+                      hana.patch(f"/conversations/{cid}", json={"title": "Parcel"}).json()):
+            assert shown["handoff"] == "waiting" and shown["handoff_reason"] is None, shown
+            assert shown["handoff_draft"] is None
+            assert "5521" not in json.dumps(shown)
+    for role in ("agent", "admin"):
+        with live.http(role) as staff:
+            seen = staff.get(f"/conversations/{cid}").json()
+            assert (seen["handoff_reason"], seen["handoff_draft"]) == (
+                "low_confidence", "Your refund of order 5521 is approved."
+            )
+            queued = next(c for c in staff.get("/conversations").json()["data"] if c["id"] == cid)
+            assert queued["handoff_draft"] == seen["handoff_draft"]

@@ -53,6 +53,10 @@ MESSAGE_PERMISSION: dict[str, Permission] = {
     "agent": Permission.CONVERSATIONS_AGENT,
 }
 
+# Why the bot handed a conversation over and the answer it did not send are notes for whoever answers as the
+# agent; the customer sees only that the conversation waits for a person.
+HANDOFF_NOTES = Permission.CONVERSATIONS_AGENT
+
 
 def roles_with(permission: Permission) -> list[Role]:
     """The roles holding ``permission``, for a 403 that says which key would do."""

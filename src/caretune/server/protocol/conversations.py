@@ -100,10 +100,16 @@ class ConversationOut(_Timestamped):
     model: str | None
     compare_model: str | None
     handoff: HandoffState
-    handoff_reason: str | None = None  # why the bot handed over by itself (none: the customer asked)
-    handoff_draft: str | None = None  # the answer the bot did not send, for the agent to use
+    # Notes for the agent (``roles.HANDOFF_NOTES``; null for anyone else): why the bot handed over by itself
+    # (null: the customer asked) and the answer it did not send.
+    handoff_reason: str | None = None
+    handoff_draft: str | None = None
     created_at: datetime
     updated_at: datetime
+
+    def for_viewer(self, sees_notes: bool) -> ConversationOut:
+        """The conversation as a caller sees it: without the agent's notes unless ``sees_notes``."""
+        return self if sees_notes else self.model_copy(update={"handoff_reason": None, "handoff_draft": None})
 
 
 class ConversationDetail(ConversationOut):

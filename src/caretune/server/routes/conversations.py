@@ -34,7 +34,7 @@ from caretune.server.protocol.conversations import (
     MessageOut,
     SessionOut,
 )
-from caretune.server.roles import MESSAGE_PERMISSION, Permission
+from caretune.server.roles import HANDOFF_NOTES, MESSAGE_PERMISSION, Permission
 
 router = APIRouter(prefix="/v1", tags=["chat app"], dependencies=[Depends(requires(Permission.CONVERSATIONS))])
 DbSession = Annotated[Session, Depends(get_session)]
@@ -58,19 +58,19 @@ def list_conversations(
 ) -> ConversationList:
     """Conversations, most recently active first (the page's history, or the agent queue)."""
     rows = service.list_conversations(db, caller.scope(), needs_agent=needs_agent)
-    return ConversationList(data=[ConversationOut.model_validate(r) for r in rows])
+    return ConversationList(data=[_shown(ConversationOut, r, caller) for r in rows])
 
 
 @router.post("/conversations", response_model=ConversationOut)
 def create_conversation(body: ConversationCreate, db: DbSession, caller: Customer) -> ConversationOut:
     """Start a conversation (a compare conversation when ``compare_model`` is set)."""
-    return ConversationOut.model_validate(service.create_conversation(db, body, caller.scope()))
+    return _shown(ConversationOut, service.create_conversation(db, body, caller.scope()), caller)
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationDetail)
 def get_conversation(conversation_id: str, db: DbSession, caller: Viewer) -> ConversationDetail:
     """A conversation with all its turns and their feedback."""
-    return ConversationDetail.model_validate(service.get_conversation(db, conversation_id, caller.scope()))
+    return _shown(ConversationDetail, service.get_conversation(db, conversation_id, caller.scope()), caller)
 
 
 @router.patch("/conversations/{conversation_id}", response_model=ConversationOut)
@@ -78,7 +78,7 @@ def update_conversation(
     conversation_id: str, body: ConversationUpdate, db: DbSession, caller: Customer
 ) -> ConversationOut:
     """Rename a conversation or switch its model(s)."""
-    return ConversationOut.model_validate(service.update_conversation(db, conversation_id, body, caller.scope()))
+    return _shown(ConversationOut, service.update_conversation(db, conversation_id, body, caller.scope()), caller)
 
 
 @router.delete("/conversations/{conversation_id}", response_model=ConversationDeleted)
@@ -111,13 +111,13 @@ def set_feedback(
 @router.post("/conversations/{conversation_id}/handoff", response_model=ConversationOut)
 def request_handoff(conversation_id: str, db: DbSession, caller: Customer) -> ConversationOut:
     """The customer asks to talk to a human: the conversation joins the agent queue; the bot stops answering."""
-    return ConversationOut.model_validate(service.set_handoff(db, conversation_id, "waiting", caller.scope()))
+    return _shown(ConversationOut, service.set_handoff(db, conversation_id, "waiting", caller.scope()), caller)
 
 
 @router.delete("/conversations/{conversation_id}/handoff", response_model=ConversationOut)
 def close_handoff(conversation_id: str, db: DbSession, caller: Agent) -> ConversationOut:
     """An agent hands the conversation back to the bot and it leaves the agent queue."""
-    return ConversationOut.model_validate(service.set_handoff(db, conversation_id, "closed", caller.scope()))
+    return _shown(ConversationOut, service.set_handoff(db, conversation_id, "closed", caller.scope()), caller)
 
 
 @router.get(
@@ -139,3 +139,9 @@ def export_feedback(
         media_type="application/jsonl",
         headers={"Content-Disposition": 'attachment; filename="feedback.jsonl"'},
     )
+
+
+def _shown(shape: type[ConversationOut], row: object, caller: Caller) -> ConversationOut:
+    """``row`` in ``shape``, with the agent's notes (why the bot handed over, its draft) only for those who
+    answer as the agent."""
+    return shape.model_validate(row).for_viewer(HANDOFF_NOTES in caller.permissions)
