@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from caretune.answering.decision import Action
 from caretune.storage.db import unix
 
 HandoffState = Literal["none", "waiting", "answered", "closed"]
@@ -53,8 +54,8 @@ class Source(BaseModel):
 
 
 class MessageCreate(BaseModel):
-    """A turn to append: the customer's, a model's finished reply (with its ``model`` and the ``sources`` it
-    was given), or a human agent's."""
+    """A turn to append: the customer's, a human agent's, or (an admin's import) a model's reply with its
+    ``model`` and the ``sources`` it was given. The bot's own replies the server stores itself."""
 
     role: Literal["user", "assistant", "agent"]
     content: str = Field(min_length=1, max_length=100_000)
@@ -87,6 +88,9 @@ class MessageOut(_Timestamped):
     content: str
     model: str | None
     sources: list[Source] | None = None
+    decision: Action | None = Field(
+        None, description="A bot reply's: answered, asked back, or the hand-over message."
+    )
     created_at: datetime
     feedback: FeedbackOut | None
 

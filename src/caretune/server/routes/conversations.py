@@ -1,8 +1,9 @@
 """The chat app's API: conversations, their turns, feedback, hand-off to a human, and the feedback export.
 
 Thin: each route validates with the models of ``protocol/conversations.py`` and calls one function of
-``caretune.server.serving_conversations``. The page keeps model replies here after streaming them from
-``/v1/chat/completions``, so any client (not only the page) can build on the same history.
+``caretune.server.serving_conversations``. The bot's replies are not posted here: a chat completion that
+names the conversation (``conversation_id``) stores the customer's turn and the reply itself, so any client
+(not only the page) builds on the same history, and no client can put words in the bot's mouth.
 
 Every route works within the caller's scope (``Caller.scope``): an admin sees every conversation, an agent
 the ones handed off to a person, an app key only its end user's (``X-Caretune-User``, or the session the
@@ -90,14 +91,15 @@ def delete_conversation(conversation_id: str, db: DbSession, caller: Customer) -
 
 @router.post("/conversations/{conversation_id}/messages", response_model=MessageOut)
 def add_message(conversation_id: str, body: MessageCreate, db: DbSession, caller: Viewer) -> MessageOut:
-    """Append a turn: the customer's question, a model's finished reply (both the customer's side:
-    ``conversations.write``), or a human agent's answer (``conversations.agent``).
+    """Append a turn: the customer's question (``conversations.write``), a human agent's answer
+    (``conversations.agent``), or a bot reply, which only an admin may post (``conversations.assistant``:
+    importing a transcript; the server stores the bot's own replies).
 
     An agent's answer marks a handed-off conversation "answered"; the customer writing again marks it
     "waiting" until an agent answers.
     """
     caller.require(MESSAGE_PERMISSION[body.role])
-    return MessageOut.model_validate(service.add_message(db, conversation_id, body, caller.scope()))
+    return MessageOut.model_validate(service.add_message(db, conversation_id, body, caller.scope(), caller.role))
 
 
 @router.put("/conversations/{conversation_id}/messages/{message_id}/feedback", response_model=FeedbackOut)
