@@ -107,7 +107,7 @@ def test_a_stream_its_client_abandons_is_counted(limited) -> None:
     url, settings = limited
     admin, key = new_key(settings), new_key(settings, "app")
     body = {"model": TINY_MODEL, "messages": [{"role": "user", "content": "tell me everything"}],
-            "max_tokens": 400, "stream": True}
+            "max_tokens": 400, "temperature": 0, "stream": True}
     read_then_leave(url, key, body, {}, pieces=5)
     key_id = _key_id(url, key)
     for _ in range(100):  # counted when the server notices the client is gone; stored within a second

@@ -195,7 +195,7 @@ def _start(http: httpx.Client, text: str) -> str:
 def _ask(http: httpx.Client, cid: str, text: str) -> str:
     """Ask the bot in conversation ``cid``, which then holds the question and the reply; the reply's id."""
     body = {"model": TINY_MODEL, "messages": [{"role": "user", "content": text}], "max_tokens": 8,
-            "conversation_id": cid}
+            "temperature": 0, "conversation_id": cid}
     answered = http.post("/chat/completions", json=body)
     assert answered.status_code == 200, answered.text
     return answered.json()["choices"][0]["message"]["context"]["message_id"]

@@ -63,7 +63,7 @@ def test_a_reply_and_its_question_are_stored_by_the_server(served: Served) -> No
     with served.customer("ivy") as http:
         cid = http.post("/conversations", json={"model": TINY_MODEL}).json()["id"]
         first = [{"role": "user", "content": "where is my parcel"}]
-        reply = client.chat.completions.create(model=TINY_MODEL, messages=first, max_tokens=8,
+        reply = client.chat.completions.create(model=TINY_MODEL, messages=first, max_tokens=8, temperature=0,
                                                extra_body={"conversation_id": cid})
         answer = reply.choices[0].message
         [question, stored] = _turns(http, cid)
@@ -73,7 +73,7 @@ def test_a_reply_and_its_question_are_stored_by_the_server(served: Served) -> No
 
         more = [*first, {"role": "assistant", "content": answer.content}, {"role": "user", "content": "and when?"}]
         chunks = list(client.chat.completions.create(model=TINY_MODEL, messages=more, max_tokens=8, stream=True,
-                                                     extra_body={"conversation_id": cid}))
+                                                     temperature=0, extra_body={"conversation_id": cid}))
         streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         turns = _turns(http, cid)  # kept before the stream's end was sent: no waiting
         assert [(m["role"], m["content"]) for m in turns[2:]] == [("user", "and when?"), ("assistant", streamed)]
@@ -93,7 +93,7 @@ def test_feedback_and_the_export_take_only_the_bots_own_replies(served: Served) 
         assert forged.status_code == 403
         reply = served.sdk("jo").chat.completions.create(
             model=TINY_MODEL, messages=[{"role": "user", "content": "can I get a refund"}], max_tokens=8,
-            extra_body={"conversation_id": cid},
+            temperature=0, extra_body={"conversation_id": cid},
         ).choices[0].message
         # A "reply" a client posted before the server stored replies itself: its origin is unknown.
         db = make_engine(served.database_url)
@@ -122,7 +122,7 @@ def test_an_abandoned_stream_keeps_what_the_customer_was_sent(served: Served) ->
     with served.customer("kim") as http:
         cid = http.post("/conversations", json={"model": TINY_MODEL}).json()["id"]
         body = {"model": TINY_MODEL, "messages": [{"role": "user", "content": "tell me everything"}],
-                "max_tokens": 400, "stream": True, "conversation_id": cid}
+                "max_tokens": 400, "temperature": 0, "stream": True, "conversation_id": cid}
         received = read_then_leave(served.url, served.app, body, {USER: "kim"})
         for _ in range(100):  # kept in the background once the server notices the client is gone
             turns = _turns(http, cid)
@@ -139,7 +139,7 @@ def test_a_compare_conversation_keeps_one_question_for_both_models(served: Serve
 
         def ask(model: str, question: str) -> str:
             body = {"model": model, "messages": [{"role": "user", "content": question}], "max_tokens": 8,
-                    "stream": True, "conversation_id": cid}
+                    "temperature": 0, "stream": True, "conversation_id": cid}
             with http.stream("POST", "/chat/completions", json=body) as response:
                 return response.read().decode()
 

@@ -110,7 +110,10 @@ class UsageMeter:
     async def check(self, key_id: str, budget: int) -> None:
         """A 429 when the key's tokens for today are spent or held (before a request is even looked at)."""
         if await self._spent(key_id) >= budget:
-            raise over_budget(f"This key has used its {budget} tokens for today (UTC); it can again from midnight UTC.")
+            raise over_budget(
+                f"This key has used its {budget} tokens for today (UTC), or its running requests hold the rest; "
+                "it can again from midnight UTC."
+            )
 
     async def hold(self, key_id: str, tokens: int, budget: int) -> Hold:
         """Hold ``tokens`` (the most a request may use) of the key's budget for today, or a 429 if they do not
