@@ -1,15 +1,19 @@
-"""A real caretune server on a loopback port, for tests: start, stop, and a key for it.
+"""A real caretune server on a loopback port, for tests: start, stop, a key for it, and a client that leaves
+a stream midway.
 
 The server runs with uvicorn in a thread of the test process; the database is a real SQLite file.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+import httpx
 
 TINY_MODEL = "tiny-gemma"
 
@@ -55,3 +59,20 @@ def new_key(settings, role: str = "admin", **spec) -> str:
         _, secret = create_key(session, KeySpec(name=f"tests-{role}", role=role, **spec))
     db.dispose()
     return secret
+
+
+def read_then_leave(url: str, key: str, body: dict, headers: dict[str, str], pieces: int = 3) -> str:
+    """Stream a chat completion, read ``pieces`` pieces of the reply and hang up; the text read."""
+    read: list[str] = []
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}", **headers}, timeout=120) as http:
+        with http.stream("POST", "/chat/completions", json=body) as response:
+            assert response.status_code == 200
+            for line in response.iter_lines():
+                if line.startswith("data: {"):
+                    chunk = json.loads(line.removeprefix("data: "))
+                    read += [c["delta"].get("content") or "" for c in chunk["choices"]]
+                    if sum(1 for piece in read if piece) >= pieces:
+                        break
+            else:
+                raise AssertionError("the stream ended before the client could leave it")
+    return "".join(read)

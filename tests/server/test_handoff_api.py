@@ -97,6 +97,11 @@ def test_a_handed_off_conversation_waits_for_an_agent_with_reason_and_draft(hand
         queued = http.get("/conversations", params={"needs_agent": True}).json()["data"]
         row = next(c for c in queued if c["id"] == conversation)
         assert row["handoff"] == "waiting" and row["handoff_reason"] == "low_confidence"
+        kept = http.get(f"/conversations/{conversation}").json()["messages"]  # the server keeps the exchange
+        assert [(m["role"], m["content"], m["decision"]) for m in kept] == [
+            ("user", OFF_TOPIC[0]["content"], None), ("assistant", DEFAULT_HANDOFF_MESSAGE, "handoff"),
+        ]
+        assert kept[1]["sources"] is None and kept[1]["model"] == "acme"
         assert _drafted(http, conversation) != DEFAULT_HANDOFF_MESSAGE  # drafted after the customer got the message
         answered = {"model": "acme", "messages": ON_TOPIC, "max_tokens": 4, "conversation_id": conversation}
         http.post(f"/conversations/{conversation}/handoff", json={})  # the customer's own request: no bot reason

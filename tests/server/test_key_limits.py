@@ -1,11 +1,14 @@
 """Per-key limits, accounting and the audit log on a live server: 429 with Retry-After over a key's rate or
-its tokens for the day (before any engine work), usage per key and model for admins (API and CLI), the keys
-API with revocation on the next request, and an audit entry for each admin action."""
+its tokens for the day (before any engine work; concurrent requests included), usage per key and model for
+admins (API and CLI; abandoned streams included), the keys API with revocation on the next request, and an
+audit entry for each admin action."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -14,7 +17,7 @@ import pytest
 
 from tests.cli.runner import caretune
 from tests.conftest import synthetic_conversations
-from tests.server.live import TINY_MODEL, free_port, new_key, running_server
+from tests.server.live import TINY_MODEL, free_port, new_key, read_then_leave, running_server
 
 
 @pytest.fixture(scope="module")
@@ -57,21 +60,64 @@ def test_over_the_rate_is_429_with_retry_after(limited) -> None:
     assert httpx.get(f"{url}/models", headers={"Authorization": f"Bearer {other}"}).status_code == 200
 
 
-def test_a_spent_daily_budget_is_429_before_the_engine_runs(limited) -> None:
+def test_a_request_whose_most_does_not_fit_the_budget_is_429_before_the_engine_runs(limited) -> None:
     url, settings = limited
-    admin, key = new_key(settings), new_key(settings, "app", tokens_per_day=5)
+    admin, key = new_key(settings), new_key(settings, "app", tokens_per_day=30)
     client = _sdk(url, key)
     first = client.completions.create(model=TINY_MODEL, prompt="Customer: hello there\nAgent:", max_tokens=3)
-    assert first.usage.total_tokens > 5
-    with pytest.raises(openai.RateLimitError) as refused:
-        client.chat.completions.create(model=TINY_MODEL, messages=[{"role": "user", "content": "hi"}], max_tokens=2)
-    assert refused.value.body["code"] == "tokens_per_day_exceeded"
+    assert 0 < first.usage.total_tokens <= 30
+    with pytest.raises(openai.RateLimitError) as refused:  # its prompt and max_tokens may not fit what is left
+        client.chat.completions.create(model=TINY_MODEL, messages=[{"role": "user", "content": "hi"}], max_tokens=25)
+    assert refused.value.body["code"] == "tokens_per_day_exceeded" and "max_tokens" in refused.value.message
     assert int(refused.value.response.headers["retry-after"]) <= 86_401
     [row] = _usage(url, admin, _key_id(url, key))
     assert row["requests"] == 1  # the refused request never reached the model
     assert row["prompt_tokens"] == first.usage.prompt_tokens
     assert row["completion_tokens"] == first.usage.completion_tokens
     assert client.models.list().data  # only token-spending routes are refused
+
+
+def test_concurrent_requests_never_spend_more_than_the_budget(limited) -> None:
+    """Each request holds its prompt and max_tokens of the budget before it runs, so requests that start
+    together cannot all pass a check made before any of them is counted."""
+    url, settings = limited
+    admin = new_key(settings)
+    prompt = "Customer: my parcel is late and the tracking page says nothing at all, what now?\nAgent:"
+    probe = _sdk(url, admin).completions.create(model=TINY_MODEL, prompt=prompt, max_tokens=1)
+    most = probe.usage.prompt_tokens + 10  # what one request below may use
+    budget = 2 * most + most // 2
+    key = new_key(settings, "app", tokens_per_day=budget)
+
+    def ask(_: int) -> int | None:
+        try:
+            return _sdk(url, key).completions.create(model=TINY_MODEL, prompt=prompt, max_tokens=10).usage.total_tokens
+        except openai.RateLimitError as refused:
+            assert refused.body["code"] == "tokens_per_day_exceeded"
+            return None
+
+    with ThreadPoolExecutor(6) as pool:
+        answered = [used for used in pool.map(ask, range(6)) if used is not None]
+    assert 1 <= len(answered) <= 2, answered
+    [row] = _usage(url, admin, _key_id(url, key))
+    assert row["requests"] == len(answered)
+    assert row["prompt_tokens"] + row["completion_tokens"] == sum(answered) <= budget
+
+
+def test_a_stream_its_client_abandons_is_counted(limited) -> None:
+    url, settings = limited
+    admin, key = new_key(settings), new_key(settings, "app")
+    body = {"model": TINY_MODEL, "messages": [{"role": "user", "content": "tell me everything"}],
+            "max_tokens": 400, "temperature": 0, "stream": True}
+    read_then_leave(url, key, body, {}, pieces=5)
+    key_id = _key_id(url, key)
+    for _ in range(100):  # counted when the server notices the client is gone; stored within a second
+        rows = _usage(url, admin, key_id)
+        if rows:
+            break
+        time.sleep(0.1)
+    [row] = rows
+    assert row["requests"] == 1 and row["prompt_tokens"] > 0
+    assert 5 <= row["completion_tokens"] < 400  # at least the pieces it read, fewer than the whole answer
 
 
 def test_tokens_used_before_a_restart_count_against_the_budget(limited) -> None:

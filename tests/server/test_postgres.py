@@ -1,9 +1,11 @@
 """caretune's state on PostgreSQL (``--database-url``): keys, files, a whole fine-tuning job run by the worker
-process, and a restart that finds everything where it was."""
+process, a restart that finds everything where it was, and key lookups that never stall the event loop."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -66,3 +68,37 @@ def test_a_fine_tuning_job_and_a_restart_on_postgresql(server_settings, postgres
         assert [m["content"] for m in stored["messages"]] == ["Where is my parcel? 📦"]
         with pytest.raises(openai.AuthenticationError):
             openai.OpenAI(base_url=url, api_key=revoked_secret, max_retries=0).models.list()
+
+
+def test_a_key_lookup_on_postgresql_never_holds_up_other_requests(
+    server_settings, postgres_url: str, tmp_path: Path
+) -> None:
+    """On PostgreSQL a key's lookup is a network round trip, so it runs off the event loop: a request whose
+    lookup waits (here for a lock on the keys table) holds up no other request, and a revocation still
+    counts from the next request on."""
+    from caretune.storage.db import create_all, make_engine, session_factory
+    from caretune.storage.keys import KeySpec, create_key, revoke_key
+
+    settings = server_settings.model_copy(update={
+        "port": free_port(), "data_dir": tmp_path / "server", "database_url": postgres_url, "run_worker": False,
+    })
+    db = make_engine(postgres_url)
+    create_all(db)
+    with session_factory(db)() as session:
+        row, secret = create_key(session, KeySpec(name="lookups", role="admin"))
+    headers = {"Authorization": f"Bearer {secret}"}
+    with running_server(settings) as url:
+        assert httpx.get(f"{url}/models", headers=headers).status_code == 200
+        with ThreadPoolExecutor(1) as pool, db.connect() as locker:  # on leaving: the lock first
+            locker.execute(text("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE"))  # until the rollback below
+            waiting = pool.submit(httpx.get, f"{url}/models", headers=headers, timeout=60)
+            time.sleep(0.5)
+            assert not waiting.done()  # its key lookup waits for the lock
+            assert httpx.get(url.removesuffix("/v1") + "/", timeout=5).status_code == 200  # the chat page: no key
+            locker.rollback()
+            assert waiting.result().status_code == 200
+        with session_factory(db)() as session:
+            revoke_key(session, row.id)
+        refused = httpx.get(f"{url}/models", headers=headers)
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+    db.dispose()

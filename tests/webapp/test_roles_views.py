@@ -36,6 +36,24 @@ def test_visitors_of_one_app_key_see_only_their_own_chats(make_context, app_key:
     expect(other.locator("#thread")).not_to_contain_text("7781")
 
 
+def test_the_page_never_posts_the_bots_words(make_context, app_key: str) -> None:
+    """The server keeps the question and the bot's reply; the page (an app key, in every visitor's browser)
+    only reads them back, and judges the reply by the id the server gave it."""
+    page = open_chat(make_context(key=app_key))
+    posted: list[str] = []  # turns the page appends itself
+    page.on("request", lambda r: r.method == "POST" and "/messages" in r.url and posted.append(r.post_data))
+    ask(page, "can I return my boots")
+    wait_for_replies(page)
+    reply = page.locator(".msg-assistant").last
+    reply.get_by_role("button", name="Good answer").click()
+    expect(reply.locator(".feedback-status")).to_have_text("Feedback saved")
+    assert posted == []
+    page.reload()
+    expect(page.locator("#thread .msg-user .msg-text")).to_have_text(["can I return my boots"])
+    expect(page.locator("#thread .msg-assistant .msg-text")).to_have_text([reply.locator(".msg-text").text_content()])
+    expect(page.get_by_role("button", name="Good answer")).to_have_attribute("aria-pressed", "true")
+
+
 def test_an_app_key_on_the_agent_and_admin_pages(make_context, app_key: str) -> None:
     context = make_context(key=app_key)
     agent = context.new_page()

@@ -28,6 +28,7 @@ def test_compare_mode_asks_two_models_side_by_side(page, screenshot) -> None:
     page.reload()
     expect(page.get_by_label("Compare")).to_be_checked()
     expect(page.locator(".compare-row .msg-meta")).to_have_text([f"Bot · {GEMMA}", f"Bot · {LLAMA}"])
+    expect(page.locator("#thread .msg-user")).to_have_count(1)  # one question, answered by both
 
 
 def test_a_phone_sized_screen(make_context, screenshot) -> None:

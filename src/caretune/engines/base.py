@@ -81,6 +81,8 @@ class StreamEvent(BaseModel):
     usage: Usage | None = None
     # Mean log-probability of a finished candidate, for best_of ranking; internal, never serialised.
     score: float | None = Field(default=None, exclude=True)
+    # Tokens the candidate has generated so far (internal): what a stream its reader abandons has cost.
+    generated: int | None = Field(default=None, exclude=True)
 
 
 class Engine(ABC):

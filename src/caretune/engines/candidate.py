@@ -123,7 +123,9 @@ class Candidate:
             tail = self._stops.push(self._detok.flush())
             self._release(tail + self._stops.flush(), final=True)
         self.finished = True
-        self.events.append(StreamEvent(index=self.index, finish_reason=reason, score=self.score))
+        self.events.append(
+            StreamEvent(index=self.index, finish_reason=reason, score=self.score, generated=self.generated)
+        )
 
     def _release(self, text: str, final: bool = False) -> None:
         """Emit released text with the logprobs of the tokens that produced any of it.
@@ -137,7 +139,7 @@ class Candidate:
         if not text and not ready:
             return
         logprobs = self._chunk_logprobs(ready) if self.params.logprobs is not None else None
-        self.events.append(StreamEvent(index=self.index, text=text, logprobs=logprobs))
+        self.events.append(StreamEvent(index=self.index, text=text, logprobs=logprobs, generated=self.generated))
 
     def _chunk_logprobs(self, entries: list[_Entry]) -> Logprobs:
         return Logprobs(

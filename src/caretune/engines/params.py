@@ -127,6 +127,11 @@ class SamplingParams(BaseModel):
                 "logit_bias",
             )
 
+    def most_tokens(self, prompt_tokens: int) -> int:
+        """The most a request with these parameters can count: its prompt once, and max_tokens for every
+        candidate (what a key's daily budget holds for it before it runs)."""
+        return prompt_tokens + self.max_tokens * self.candidates
+
     def check_streamable(self) -> None:
         """best_of > n picks the best candidates at the end, so such a request cannot be streamed."""
         if self.candidates > self.n:

@@ -2,9 +2,9 @@
 key, the customer (end user) it speaks for.
 
 Each route group declares what it needs with one dependency, ``Depends(requires(Permission.X))``, which
-hands the route the ``Caller``. Checking a key costs one indexed query run on the event loop through a
-connection of its own (``storage.keys.KeyLookup``: no thread hop, and no cache to keep right): a key
-revoked by any process is refused from its next request on. With
+hands the route the ``Caller``. Checking a key costs one indexed query (``storage.keys.KeyLookup``: on the
+event loop for SQLite, with no thread hop; in threads of its own for a database across a network; no cache
+to keep right): a key revoked by any process is refused from its next request on. With
 ``--no-auth`` every request is an admin's and nothing is looked up; that mode is only ever switched on
 explicitly and announced at start, never a fallback.
 
@@ -25,15 +25,12 @@ from dataclasses import dataclass, replace
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from caretune.server.catalog import Catalog, ServedModel
 from caretune.server.dependencies import state_of
 from caretune.server.errors import Forbidden, InvalidRequest, NotFound, RateLimited, Unauthorized
-from caretune.server.limits import seconds_to_midnight
 from caretune.server.roles import ROLE_PERMISSIONS, ROLE_SEES, Permission, roles_with
 from caretune.server.serving_conversations import EVERY, Scope
-from caretune.server.state import ServerState
 from caretune.storage.audit import record
 from caretune.storage.keys import LiveKey, Role
 
@@ -130,7 +127,7 @@ async def authenticate(
             "(create one with `caretune keys create`).",
             code="missing_api_key",
         )
-    key = state.keys(credentials.credentials)
+    key = await state.keys.find(credentials.credentials)
     if key is None:
         raise Unauthorized("Incorrect or revoked API key provided.", code="invalid_api_key")
     if key.rate_limit is not None:
@@ -156,23 +153,11 @@ def requires(permission: Permission, spends_tokens: bool = False) -> Callable[..
     async def check(request: Request, caller: Caller = Depends(authenticate)) -> Caller:
         caller.require(permission)
         if spends_tokens and caller.key is not None and caller.key.tokens_per_day is not None:
-            await _check_budget(state_of(request), caller.key)
+            await state_of(request).usage.check(caller.key.id, caller.key.tokens_per_day)
         return caller
 
     check.__name__ = f"requires_{permission.name.lower()}"
     return check
-
-
-async def _check_budget(state: ServerState, key: LiveKey) -> None:
-    used = state.usage.tokens_today(key.id)
-    if used is None:  # the key's first request today in this process: its sum so far is in the database
-        used = await run_in_threadpool(state.usage.load_today, key.id)
-    if key.tokens_per_day is not None and used >= key.tokens_per_day:
-        raise RateLimited(
-            f"This key has used its {key.tokens_per_day} tokens for today (UTC); it can again from midnight UTC.",
-            retry_after=seconds_to_midnight(),
-            code="tokens_per_day_exceeded",
-        )
 
 
 def _end_user_id(kind: str, name: str) -> str:

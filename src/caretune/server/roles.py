@@ -26,6 +26,10 @@ class Permission(str, Enum):
     CONVERSATIONS = "conversations"  # see the conversations the role sees, and judge their replies
     CONVERSATIONS_WRITE = "conversations.write"  # the customer's side: start, write, rename, delete, ask for a human
     CONVERSATIONS_AGENT = "conversations.agent"  # the agent's side: answer as the agent, hand back to the bot
+    # Post a turn as the bot. The server stores the bot's replies itself (a chat completion naming the
+    # conversation), so only an admin may, e.g. to import a transcript: a customer's "bot reply" would be
+    # training data they wrote.
+    CONVERSATIONS_ASSISTANT = "conversations.assistant"
     FEEDBACK_EXPORT = "feedback.export"  # every judged conversation, as training data
     KEYS = "keys"
     USAGE = "usage"
@@ -49,9 +53,13 @@ ROLE_SEES: dict[Role, Sees] = {"admin": "all", "agent": "handed_off", "app": "ow
 # Appending a turn needs the permission of the side that writes it.
 MESSAGE_PERMISSION: dict[str, Permission] = {
     "user": Permission.CONVERSATIONS_WRITE,
-    "assistant": Permission.CONVERSATIONS_WRITE,  # the chat page keeps the reply it streamed
+    "assistant": Permission.CONVERSATIONS_ASSISTANT,
     "agent": Permission.CONVERSATIONS_AGENT,
 }
+
+# Why the bot handed a conversation over and the answer it did not send are notes for whoever answers as the
+# agent; the customer sees only that the conversation waits for a person.
+HANDOFF_NOTES = Permission.CONVERSATIONS_AGENT
 
 
 def roles_with(permission: Permission) -> list[Role]:

@@ -29,15 +29,19 @@ async def create_completion(
         raise InvalidRequest("prompt must not be an empty list", param="prompt")
     async with leased_engine(state, request.model, caller) as lease:
         size = sum(len(prompt) for prompt in prompts)
-        plans = await off_the_loop_if_large(size, _plans, request, lease, prompts)
+        plans, most = await off_the_loop_if_large(size, _plans, request, lease, prompts)
+        await lease.reserve(most)
         if not request.stream:
             return await _complete(lease, plans)
         return await lease.stream(_stream_chunks(request, lease, plans))
 
 
-def _plans(request: CompletionRequest, lease: Lease, prompts: list[Prompt]) -> list[tuple[Prompt, SamplingParams]]:
-    """Each prompt with its checked parameters (tokenising it)."""
-    return [(prompt, request.to_sampling_params(lease.engine, prompt)) for prompt in prompts]
+def _plans(
+    request: CompletionRequest, lease: Lease, prompts: list[Prompt]
+) -> tuple[list[tuple[Prompt, SamplingParams]], int]:
+    """Each prompt with its checked parameters (tokenising it), and the most tokens they may use together."""
+    plans = [(prompt, request.to_sampling_params(lease.engine, prompt)) for prompt in prompts]
+    return plans, sum(params.most_tokens(lease.engine.count_tokens(prompt)) for prompt, params in plans)
 
 
 async def _complete(lease: Lease, plans: list[tuple[Prompt, SamplingParams]]) -> CompletionResponse:
@@ -67,16 +71,14 @@ async def _stream_chunks(
     request: CompletionRequest, lease: Lease, plans: list[tuple[Prompt, SamplingParams]]
 ) -> AsyncIterator[CompletionResponse]:
     completion_id, created = new_id("cmpl-"), now()
-    prompt_tokens = completion_tokens = 0
     for i, (prompt, params) in enumerate(plans):
+        lease.tally.begin(lease.engine.count_tokens(prompt))
         async for event in lease.engine.astream(prompt, params):
-            if event.usage is not None:
-                prompt_tokens += event.usage.prompt_tokens
-                completion_tokens += event.usage.completion_tokens
+            lease.tally.add(event)
             if event.text or event.finish_reason or event.logprobs:
                 choice = _stream_choice(event, i * params.n)
                 yield CompletionResponse(id=completion_id, created=created, model=lease.model.id, choices=[choice])
-    usage = lease.usage(prompt_tokens, completion_tokens)
+    usage = lease.usage(*lease.tally.totals())
     if request.stream_options and request.stream_options.include_usage:
         yield CompletionResponse(id=completion_id, created=created, model=lease.model.id, choices=[], usage=usage)
 

@@ -1,8 +1,9 @@
 """What the chat app does with its threads: create, list, change, delete, append turns, hand off, judge.
 
 Kept apart from the routes so the rules (a customer writing during a hand-off waits for the agent again; an
-agent's answer marks the thread answered; only bot replies take feedback) are plain functions over a
-session, the same whichever door calls them.
+agent's answer marks the thread answered; only the bot's own replies take feedback) are plain functions over
+a session, the same whichever door calls them. The bot's replies are stored by the server itself when a chat
+completion names the conversation (``add_exchange``), never taken from a client.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from caretune.server.catalog import Catalog
 from caretune.server.errors import InvalidRequest, NotFound
-from caretune.storage.chat_threads import Conversation, Feedback, Message
+from caretune.storage.chat_threads import FROM_SERVER, Conversation, Feedback, Message
 from caretune.storage.db import utcnow
 from caretune.server.protocol.conversations import (
     ConversationCreate,
@@ -27,6 +28,8 @@ from caretune.server.protocol.conversations import (
 _TITLE_LENGTH = 60
 _DEFAULT_TITLE = "New conversation"
 _AGENT_QUEUE = ("waiting", "answered")
+# Who may speak for the bot: the server, storing its own replies, and an admin (importing a transcript).
+_BOT_REPLY_ORIGINS = frozenset({FROM_SERVER, "admin"})
 
 
 def check_models(catalog: Catalog, data: ConversationCreate | ConversationUpdate | MessageCreate) -> None:
@@ -116,18 +119,45 @@ def delete_conversation(session: Session, conversation_id: str, scope: Scope) ->
     session.commit()
 
 
-def add_message(session: Session, conversation_id: str, data: MessageCreate, scope: Scope) -> Message:
-    """Append a turn and move the hand-off state along (see ``_next_handoff``)."""
+def add_message(session: Session, conversation_id: str, data: MessageCreate, scope: Scope, origin: str) -> Message:
+    """Append a turn posted through the API by a key of the role ``origin``, and move the hand-off state
+    along (see ``_next_handoff``)."""
     conversation = get_conversation(session, conversation_id, scope)
     sources = [s.model_dump() for s in data.sources] if data.sources else None
-    message = Message(role=data.role, content=data.content, model=data.model, sources=sources)
-    conversation.messages.append(message)
-    conversation.handoff = _next_handoff(conversation.handoff, data.role)  # type: ignore[arg-type]
-    if data.role == "user" and conversation.title == _DEFAULT_TITLE:
-        conversation.title = _title_from(data.content)
-    conversation.updated_at = utcnow()
+    message = Message(role=data.role, content=data.content, model=data.model, sources=sources, origin=origin)
+    _append(conversation, message)
     session.commit()
     return message
+
+
+def add_exchange(session: Session, conversation_id: str, question: str, reply: Message, scope: Scope) -> None:
+    """Store what a chat completion naming the conversation said: the customer's turn and the bot's reply
+    (``origin`` FROM_SERVER both). The two models of a compare conversation answer the same turn, so the
+    second reply joins the turn the first one stored."""
+    conversation = get_conversation(session, conversation_id, scope)
+    if not _asked_of_the_other_model(conversation, question, reply.model):
+        _append(conversation, Message(role="user", content=question, origin=FROM_SERVER))
+    _append(conversation, reply)
+    session.commit()
+
+
+def _asked_of_the_other_model(conversation: Conversation, question: str, model: str | None) -> bool:
+    """Whether ``question`` is a compare conversation's last turn and only the other model has answered it."""
+    turns = conversation.messages
+    asked = max((i for i, m in enumerate(turns) if m.role == "user"), default=None)
+    if conversation.compare_model is None or asked is None or turns[asked].content != question:
+        return False
+    replies = turns[asked + 1 :]
+    return bool(replies) and all(m.role == "assistant" and m.model != model for m in replies)
+
+
+def _append(conversation: Conversation, message: Message) -> None:
+    """Add a turn: a customer's first one titles the thread, and the hand-off state moves along."""
+    conversation.messages.append(message)
+    conversation.handoff = _next_handoff(conversation.handoff, message.role)  # type: ignore[arg-type]
+    if message.role == "user" and conversation.title == _DEFAULT_TITLE:
+        conversation.title = _title_from(message.content)
+    conversation.updated_at = utcnow()
 
 
 def _next_handoff(state: HandoffState, role: str) -> HandoffState:
@@ -179,10 +209,9 @@ def set_feedback(
 ) -> Feedback:
     """Record (or replace) the judgement of one bot reply."""
     message = _find_message(get_conversation(session, conversation_id, scope), message_id)
-    if message.role != "assistant":
-        raise InvalidRequest(
-            f"Only the bot's replies take feedback; this message is a {message.role} turn.", param="message_id"
-        )
+    if not is_bot_reply(message):
+        what = f"a {message.role} turn" if message.role != "assistant" else "a reply the server did not store"
+        raise InvalidRequest(f"Only the bot's replies take feedback; this message is {what}.", param="message_id")
     feedback = message.feedback or Feedback()
     feedback.rating = data.rating
     feedback.correction = (data.correction or "").strip() or None
@@ -190,6 +219,13 @@ def set_feedback(
     message.feedback = feedback
     session.commit()
     return feedback
+
+
+def is_bot_reply(message: Message) -> bool:
+    """Whether ``message`` is a reply the bot gave: stored by the server from its own completion (or posted by
+    an admin). Only those take feedback and are trained on; a reply of unknown origin (stored before caretune
+    recorded who wrote it) is neither."""
+    return message.role == "assistant" and message.origin in _BOT_REPLY_ORIGINS
 
 
 def _find_message(conversation: Conversation, message_id: str) -> Message:

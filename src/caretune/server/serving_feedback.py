@@ -4,7 +4,8 @@ One example per thread (per model, for a compare thread), cut after its last tra
 trained (``weight: 1``) when a person approved it (thumbs up), corrected it (the correction replaces it), or
 when it came from a human agent; every other reply stays as context with ``weight: 0``, exactly as
 OpenAI's format marks turns not to learn from. So a thumbs-down without a correction never teaches the bad
-answer, but the conversation after it still makes sense.
+answer, but the conversation after it still makes sense. Only the bot's own replies count as the bot's
+(``is_bot_reply``: stored by the server, or posted by an admin); a "reply" of any other origin is left out.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from caretune.data.schema import ChatExample, ChatMessage
+from caretune.server.serving_conversations import is_bot_reply
 from caretune.storage.chat_threads import Conversation, Message
 
 SOURCE = "caretune-feedback"
@@ -48,14 +50,17 @@ def lane_messages(conversation: Conversation, lane: str | None) -> list[Message]
 
     ``lane`` None means "all replies" (an ordinary thread, even if its model was switched midway).
     """
-    return [m for m in conversation.messages if m.role != "assistant" or lane is None or m.model == lane]
+    return [
+        m for m in conversation.messages
+        if m.role != "assistant" or (is_bot_reply(m) and (lane is None or m.model == lane))
+    ]
 
 
 def _lanes(conversation: Conversation) -> list[str | None]:
     """The models of a compare thread, each its own example; a single lane otherwise."""
     if conversation.compare_model is None:
         return [None]
-    return list(dict.fromkeys(m.model for m in conversation.messages if m.role == "assistant"))
+    return list(dict.fromkeys(m.model for m in conversation.messages if is_bot_reply(m)))
 
 
 def _example(conversation: Conversation, lane: str | None) -> ChatExample | None:

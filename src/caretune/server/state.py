@@ -30,7 +30,7 @@ class ServerState:
     files: FileStore
     catalog: Catalog
     engines: EnginePool
-    keys: KeyLookup  # every request's key, looked up on the event loop
+    keys: KeyLookup  # every request's key: on the event loop for SQLite, else in threads of its own
     usage: UsageMeter  # each key's requests and tokens, and its daily token budget
     limiter: RateLimiter = field(default_factory=RateLimiter)  # each key's request rate
     # Set after a job is created or cancelled: wakes the job scheduler, which otherwise looks only now and then.

@@ -42,6 +42,11 @@ class Conversation(Base):
     )
 
 
+# ``Message.origin`` of the turns the server stores itself from a chat completion that names the conversation:
+# the customer's question and the bot's own reply.
+FROM_SERVER = "server"
+
+
 class Message(Base):
     """One turn: ``user`` (customer), ``assistant`` (a model, named in ``model``) or ``agent`` (a human).
 
@@ -58,6 +63,10 @@ class Message(Base):
     content: Mapped[str] = mapped_column(Text)
     model: Mapped[str | None] = mapped_column(String(200), nullable=True)
     sources: Mapped[list[dict] | None] = mapped_column(JSON, nullable=True)  # a bot reply's knowledge passages
+    decision: Mapped[str | None] = mapped_column(String(16), nullable=True)  # a bot reply's: answer, clarify, handoff
+    # Who wrote the turn: FROM_SERVER, or the role of the key that posted it (admin, agent, app); None for a
+    # turn stored before caretune recorded it. Only the bot's own replies (and an admin's) become training data.
+    origin: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
     feedback: Mapped[Feedback | None] = relationship(

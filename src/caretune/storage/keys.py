@@ -9,17 +9,21 @@ the models an app key is held to, and its limits.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
-from sqlalchemy import JSON, Connection, DateTime, Engine, Integer, String, bindparam, select
+from sqlalchemy import JSON, Connection, DateTime, Engine, Integer, String, bindparam, create_engine, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.pool import NullPool
 
 from caretune.storage.db import Base, new_id, utcnow
 
@@ -177,30 +181,65 @@ def live_key(db: Session | Connection, secret: str) -> LiveKey | None:
 
 
 class KeyLookup:
-    """``live_key`` through one autocommit connection of its own, for a server that checks keys on its
-    event loop: it never waits for the shared pool (whose connections requests in worker threads hold until
-    the loop has sent their answers), and each query sees every commit, so a revocation by any process counts
-    from the next request on. For one thread at a time."""
+    """``live_key`` for a server, which checks a key on every request, so a revocation by any process counts
+    from the next request on; each query runs in autocommit and sees every commit.
+
+    SQLite (a local file, microseconds): on the event loop itself, through one connection of its own, so a
+    request pays no thread hop and never waits for the shared pool (whose connections requests in worker
+    threads hold until the loop has sent their answers). Any other database (PostgreSQL: a network round trip
+    that would stall every other request): in a few threads of its own, each keeping its own connection, so
+    the loop never waits and a busy shared thread pool never delays a key check."""
+
+    THREADS = 4
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._connection: Connection | None = None
+        inline = engine.dialect.name == "sqlite"
+        # Connections of its own, outside the shared pool, which stays whole for the requests.
+        self._engine = engine if inline else create_engine(engine.url, poolclass=NullPool)
+        self._local = threading.local()  # SQLite: the loop's connection; otherwise each lookup thread's
+        self._opened: list[Connection] = []
+        self._opened_lock = threading.Lock()
+        self._threads = None if inline else ThreadPoolExecutor(self.THREADS, thread_name_prefix="caretune-keys")
 
-    def __call__(self, secret: str) -> LiveKey | None:
+    async def find(self, secret: str) -> LiveKey | None:
+        """The unrevoked key matching ``secret``, or None; never blocks the event loop on a network."""
+        if self._threads is None:
+            return self._find(secret)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, self._find, secret)
+
+    def _find(self, secret: str) -> LiveKey | None:
         try:
-            return live_key(self._connect(), secret)
+            return live_key(self._connection(), secret)
         except DBAPIError as exc:
             if not exc.connection_invalidated:
                 raise
-            self.close()  # the database went away and came back (a PostgreSQL restart): once more, anew
-            return live_key(self._connect(), secret)
+            self._drop()  # the database went away and came back (a PostgreSQL restart): once more, anew
+            return live_key(self._connection(), secret)
 
-    def _connect(self) -> Connection:
-        if self._connection is None:
-            self._connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        return self._connection
+    def _connection(self) -> Connection:
+        """This thread's connection, opened on first use."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self._local.connection = connection
+            with self._opened_lock:
+                self._opened.append(connection)
+        return connection
+
+    def _drop(self) -> None:
+        """Close this thread's connection; the next lookup opens another."""
+        connection, self._local.connection = self._local.connection, None
+        with self._opened_lock:
+            self._opened.remove(connection)
+        connection.close()
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        """Stop the lookup threads and close every connection (at shutdown)."""
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+        with self._opened_lock:
+            for connection in self._opened:
+                connection.close()
+            self._opened.clear()
+        if self._threads is not None:
+            self._engine.dispose()

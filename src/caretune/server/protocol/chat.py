@@ -10,6 +10,7 @@ from caretune.answering.decision import Action, Decision
 from caretune.engines.base import Engine, FinishReason
 from caretune.engines.params import MAX_MESSAGES, SamplingParams, TopLogprobs
 from caretune.knowledge import Passage
+from caretune.server.errors import InvalidRequest
 from caretune.server.protocol.common import CompletionObject, Request, SamplingRequest, UsageInfo
 
 
@@ -42,13 +43,27 @@ class ChatCompletionRequest(SamplingRequest):
     top_logprobs: TopLogprobs | None = None
     conversation_id: str | None = Field(
         None,
-        description="caretune extension: the chat app's conversation this turn belongs to; when the bot hands "
-        "over, it joins the agent queue with the reason and the draft answer.",
+        description="caretune extension: the chat app's conversation this turn belongs to. The server stores "
+        "the last message (the customer's) and the reply in it (the reply's id is `context.message_id`); when "
+        "the bot hands over, the conversation joins the agent queue with the reason and the draft answer.",
     )
 
     def conversation(self) -> list[dict[str, str]]:
         """Plain role/content dicts; OpenAI's ``developer`` role is a system message by another name."""
         return [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in self.messages]
+
+    def customer_turn(self) -> str:
+        """The turn a request naming a ``conversation_id`` adds to it: its last message, the customer's (a
+        conversation keeps one reply per turn, so one choice)."""
+        if self.n != 1:
+            raise InvalidRequest("n must be 1 with conversation_id: a conversation keeps one reply per turn", param="n")
+        if self.messages[-1].role != "user":
+            raise InvalidRequest(
+                "With conversation_id the last message must be the customer's (role user): it is the turn the "
+                "conversation gets.",
+                param="messages",
+            )
+        return self.messages[-1].text()
 
     @property
     def reply_tokens(self) -> int | None:
@@ -94,15 +109,19 @@ class AnswerContext(BaseModel):
     decision: Action = "answer"  # "clarify": the reply asks back; "handoff": the reply is the hand-over message
     confidence: float | None = Field(None, description="how sure the bot is it can answer (calibrated), if known")
     reason: str | None = Field(None, description="why it did not answer: a trigger, low_confidence or vague")
+    message_id: str | None = Field(
+        None, description="with conversation_id: the id the reply has in the conversation (for its feedback)"
+    )
 
     @classmethod
-    def of(cls, passages: list[Passage], decision: Decision) -> AnswerContext | None:
-        """None when there is nothing to add (no passages, no score, an answer)."""
-        if not passages and decision.confidence is None and decision.action == "answer":
+    def of(cls, passages: list[Passage], decision: Decision, message_id: str | None = None) -> AnswerContext | None:
+        """None when there is nothing to add (no passages, no score, an answer, no conversation)."""
+        if not passages and decision.confidence is None and decision.action == "answer" and message_id is None:
             return None
         citations = [Citation(**p.model_dump(include={"id", "title", "source", "kind", "score"})) for p in passages]
         return cls(
-            citations=citations, decision=decision.action, confidence=decision.confidence, reason=decision.reason
+            citations=citations, decision=decision.action, confidence=decision.confidence, reason=decision.reason,
+            message_id=message_id,
         )
 
 

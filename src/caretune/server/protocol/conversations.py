@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from caretune.server.protocol.common import Request
+from caretune.answering.decision import Action
 from caretune.storage.db import unix
 
 HandoffState = Literal["none", "waiting", "answered", "closed"]
@@ -54,8 +55,8 @@ class Source(Request):
 
 
 class MessageCreate(Request):
-    """A turn to append: the customer's, a model's finished reply (with its ``model`` and the ``sources`` it
-    was given), or a human agent's."""
+    """A turn to append: the customer's, a human agent's, or (an admin's import) a model's reply with its
+    ``model`` and the ``sources`` it was given. The bot's own replies the server stores itself."""
 
     role: Literal["user", "assistant", "agent"]
     content: str = Field(min_length=1, max_length=100_000)
@@ -88,6 +89,9 @@ class MessageOut(_Timestamped):
     content: str
     model: str | None
     sources: list[Source] | None = None
+    decision: Action | None = Field(
+        None, description="A bot reply's: answered, asked back, or the hand-over message."
+    )
     created_at: datetime
     feedback: FeedbackOut | None
 
@@ -101,10 +105,16 @@ class ConversationOut(_Timestamped):
     model: str | None
     compare_model: str | None
     handoff: HandoffState
-    handoff_reason: str | None = None  # why the bot handed over by itself (none: the customer asked)
-    handoff_draft: str | None = None  # the answer the bot did not send, for the agent to use
+    # Notes for the agent (``roles.HANDOFF_NOTES``; null for anyone else): why the bot handed over by itself
+    # (null: the customer asked) and the answer it did not send.
+    handoff_reason: str | None = None
+    handoff_draft: str | None = None
     created_at: datetime
     updated_at: datetime
+
+    def for_viewer(self, sees_notes: bool) -> ConversationOut:
+        """The conversation as a caller sees it: without the agent's notes unless ``sees_notes``."""
+        return self if sees_notes else self.model_copy(update={"handoff_reason": None, "handoff_draft": None})
 
 
 class ConversationDetail(ConversationOut):

@@ -1,8 +1,9 @@
 """The chat app's API: conversations, their turns, feedback, hand-off to a human, and the feedback export.
 
 Thin: each route validates with the models of ``protocol/conversations.py`` and calls one function of
-``caretune.server.serving_conversations``. The page keeps model replies here after streaming them from
-``/v1/chat/completions``, so any client (not only the page) can build on the same history.
+``caretune.server.serving_conversations``. The bot's replies are not posted here: a chat completion that
+names the conversation (``conversation_id``) stores the customer's turn and the reply itself, so any client
+(not only the page) builds on the same history, and no client can put words in the bot's mouth.
 
 Every route works within the caller's scope (``Caller.scope``): an admin sees every conversation, an agent
 the ones handed off to a person, an app key only its end user's (``X-Caretune-User``, or the session the
@@ -35,7 +36,7 @@ from caretune.server.protocol.conversations import (
     MessageOut,
     SessionOut,
 )
-from caretune.server.roles import MESSAGE_PERMISSION, Permission
+from caretune.server.roles import HANDOFF_NOTES, MESSAGE_PERMISSION, Permission
 
 router = APIRouter(prefix="/v1", tags=["chat app"], dependencies=[Depends(requires(Permission.CONVERSATIONS))])
 DbSession = Annotated[Session, Depends(get_session)]
@@ -60,20 +61,20 @@ def list_conversations(
 ) -> ConversationList:
     """Conversations, most recently active first (the page's history, or the agent queue)."""
     rows = service.list_conversations(db, caller.scope(), needs_agent=needs_agent)
-    return ConversationList(data=[ConversationOut.model_validate(r) for r in rows])
+    return ConversationList(data=[_shown(ConversationOut, r, caller) for r in rows])
 
 
 @router.post("/conversations", response_model=ConversationOut)
 def create_conversation(body: ConversationCreate, db: DbSession, state: State, caller: Customer) -> ConversationOut:
     """Start a conversation (a compare conversation when ``compare_model`` is set)."""
     service.check_models(state.catalog, body)
-    return ConversationOut.model_validate(service.create_conversation(db, body, caller.scope()))
+    return _shown(ConversationOut, service.create_conversation(db, body, caller.scope()), caller)
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationDetail)
 def get_conversation(conversation_id: str, db: DbSession, caller: Viewer) -> ConversationDetail:
     """A conversation with all its turns and their feedback."""
-    return ConversationDetail.model_validate(service.get_conversation(db, conversation_id, caller.scope()))
+    return _shown(ConversationDetail, service.get_conversation(db, conversation_id, caller.scope()), caller)
 
 
 @router.patch("/conversations/{conversation_id}", response_model=ConversationOut)
@@ -82,7 +83,7 @@ def update_conversation(
 ) -> ConversationOut:
     """Rename a conversation or switch its model(s)."""
     service.check_models(state.catalog, body)
-    return ConversationOut.model_validate(service.update_conversation(db, conversation_id, body, caller.scope()))
+    return _shown(ConversationOut, service.update_conversation(db, conversation_id, body, caller.scope()), caller)
 
 
 @router.delete("/conversations/{conversation_id}", response_model=ConversationDeleted)
@@ -96,15 +97,16 @@ def delete_conversation(conversation_id: str, db: DbSession, caller: Customer) -
 def add_message(
     conversation_id: str, body: MessageCreate, db: DbSession, state: State, caller: Viewer
 ) -> MessageOut:
-    """Append a turn: the customer's question, a model's finished reply (both the customer's side:
-    ``conversations.write``), or a human agent's answer (``conversations.agent``).
+    """Append a turn: the customer's question (``conversations.write``), a human agent's answer
+    (``conversations.agent``), or a bot reply, which only an admin may post (``conversations.assistant``:
+    importing a transcript; the server stores the bot's own replies).
 
     An agent's answer marks a handed-off conversation "answered"; the customer writing again marks it
     "waiting" until an agent answers.
     """
     caller.require(MESSAGE_PERMISSION[body.role])
     service.check_models(state.catalog, body)
-    return MessageOut.model_validate(service.add_message(db, conversation_id, body, caller.scope()))
+    return MessageOut.model_validate(service.add_message(db, conversation_id, body, caller.scope(), caller.role))
 
 
 @router.put("/conversations/{conversation_id}/messages/{message_id}/feedback", response_model=FeedbackOut)
@@ -118,13 +120,13 @@ def set_feedback(
 @router.post("/conversations/{conversation_id}/handoff", response_model=ConversationOut)
 def request_handoff(conversation_id: str, db: DbSession, caller: Customer) -> ConversationOut:
     """The customer asks to talk to a human: the conversation joins the agent queue; the bot stops answering."""
-    return ConversationOut.model_validate(service.set_handoff(db, conversation_id, "waiting", caller.scope()))
+    return _shown(ConversationOut, service.set_handoff(db, conversation_id, "waiting", caller.scope()), caller)
 
 
 @router.delete("/conversations/{conversation_id}/handoff", response_model=ConversationOut)
 def close_handoff(conversation_id: str, db: DbSession, caller: Agent) -> ConversationOut:
     """An agent hands the conversation back to the bot and it leaves the agent queue."""
-    return ConversationOut.model_validate(service.set_handoff(db, conversation_id, "closed", caller.scope()))
+    return _shown(ConversationOut, service.set_handoff(db, conversation_id, "closed", caller.scope()), caller)
 
 
 @router.get(
@@ -146,3 +148,9 @@ def export_feedback(
         media_type="application/jsonl",
         headers={"Content-Disposition": 'attachment; filename="feedback.jsonl"'},
     )
+
+
+def _shown(shape: type[ConversationOut], row: object, caller: Caller) -> ConversationOut:
+    """``row`` in ``shape``, with the agent's notes (why the bot handed over, its draft) only for those who
+    answer as the agent."""
+    return shape.model_validate(row).for_viewer(HANDOFF_NOTES in caller.permissions)

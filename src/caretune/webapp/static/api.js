@@ -90,9 +90,10 @@ async function* serverSentData(response) {
 }
 
 /** The reply of `model` to `messages`, yielded piece by piece as the server streams it; the server keeps
- * the conversation within the model's context. `onContext` gets caretune's `context` extension of the first
- * chunk: the answer's sources, and whether the bot answered or handed over (then the reply is the hand-over
- * message and the server has put `conversationId` in the agent queue). */
+ * the conversation within the model's context, and stores the last message and the reply in conversation
+ * `conversationId`. `onContext` gets caretune's `context` extension of the first chunk: the answer's sources,
+ * the stored reply's `message_id`, and whether the bot answered or handed over (then the reply is the
+ * hand-over message and the server has put the conversation in the agent queue). */
 export async function* streamChat(model, messages, { signal, onContext = () => {}, conversationId = null } = {}) {
   const body = { model, messages, stream: true, max_tokens: MAX_REPLY_TOKENS, conversation_id: conversationId };
   const response = await send("/v1/chat/completions", { method: "POST", body, signal });

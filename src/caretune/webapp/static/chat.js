@@ -1,6 +1,7 @@
 // The chat page: ask the bot (one model, or two side by side), watch the reply stream in, judge it, or hand
-// the conversation to a human. The reply comes from /v1/chat/completions like any client's; the finished
-// turns are then kept under /v1/conversations so the thread survives a reload or another device.
+// the conversation to a human. The reply comes from /v1/chat/completions like any client's; naming the
+// conversation makes the server keep the question and the reply under /v1/conversations (the page never
+// posts the bot's words), so the thread survives a reload or another device.
 
 import { api, ApiError, streamChat } from "./api.js";
 import { allowed, connect, keyButton } from "./auth.js";
@@ -117,15 +118,23 @@ async function saveTurn(turn) {
   return saved;
 }
 
+/** The conversation as the server keeps it (after the bot's replies, which the server stores itself). */
+async function reloadConversation() {
+  const fresh = await api(`/v1/conversations/${state.conversation.id}`);
+  if (fresh.id === state.conversation?.id) state.conversation = fresh;
+}
+
 // ------------------------------------------------------------------ asking the bot
 
-/** Stream `model`'s reply into `view`; resolves to the full text, the sources it was given and whether the
- * bot handed the customer over instead of answering. */
+/** Stream `model`'s reply into `view`; resolves to the full text, the sources it was given, the id the server
+ * stored it under and whether the bot handed the customer over instead of answering. */
 async function streamInto(view, model, messages) {
   const text = view.querySelector(".msg-text");
   let sources = null;
   let handedOver = false;
+  let messageId = null;
   const onContext = (context) => {
+    messageId = context.message_id;
     handedOver = context.decision === "handoff";
     sources = handedOver ? null : (context.citations ?? []).map(({ id, title, source }) => ({ id, title, source }));
     if (sources?.length) view.append(sourcesLine(sources));
@@ -141,7 +150,7 @@ async function streamInto(view, model, messages) {
     view.classList.remove("pending");
   }
   if (!text.textContent.trim()) throw new ApiError(`${model} returned an empty reply.`, 500);
-  return { text: text.textContent, sources, handedOver };
+  return { text: text.textContent, sources, handedOver, messageId };
 }
 
 function failLane(view, err) {
@@ -149,7 +158,8 @@ function failLane(view, err) {
   view.querySelector(".msg-text").textContent = `No reply: ${err.message}`;
 }
 
-/** Ask every lane's model; keep the question and the replies that came; undo everything if none did. */
+/** Ask every lane's model (the server keeps the question and the replies that came); undo everything if none
+ * did. */
 async function askBots(question) {
   const conversation = await ensureConversation();
   const models = lanes();
@@ -164,20 +174,17 @@ async function askBots(question) {
     asked.remove();
     throw results[0].reason;
   }
-  await saveTurn({ role: "user", content: question });
+  await reloadConversation(); // with the turns the server kept, and its hand-off state
   for (const [i, result] of results.entries()) {
     if (result.status === "rejected") failLane(views[i], result.reason);
-    else await keepReply(views[i], models[i], result.value.text, result.value.sources);
+    else showReply(views[i], models[i], result.value);
   }
-  if (results.some((r) => r.status === "fulfilled" && r.value.handedOver)) {
-    state.conversation.handoff = "waiting"; // the server queued it, with the bot's reason and draft
-    paintHandoff();
-  }
+  if (results.some((r) => r.status === "fulfilled" && r.value.handedOver)) paintHandoff();
 }
 
-async function keepReply(view, model, text, sources) {
-  const saved = await saveTurn({ role: "assistant", content: text, model, sources });
-  view.append(feedbackControls(state.conversation.id, saved));
+function showReply(view, model, { text, messageId }) {
+  const stored = state.conversation.messages.find((m) => m.id === messageId);
+  if (stored) view.append(feedbackControls(state.conversation.id, stored));
   announce(`Bot (${model}) replied: ${text}`);
 }
 
