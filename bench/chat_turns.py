@@ -194,7 +194,7 @@ def report(results: dict, turns: int, conversations: int) -> None:
     if turns >= 4:
         print(f"TTFT(turns {turns - 1}-{turns}) / TTFT(turns 1-2): with the cache {ratio(results['cache']):.2f}x "
               f"(target <= 1.2x), without {ratio(results['none']):.2f}x")
-    answers = [(a, b) for t in range(turns) for a, b in zip(results["cache"][t]["answer"], results["none"][t]["answer"])]
+    answers = [pair for t in range(turns) for pair in zip(results["cache"][t]["answer"], results["none"][t]["answer"])]
     print(f"answers the same with and without the cache (greedy): {agreement(answers)}")
 
 
@@ -203,7 +203,7 @@ def agreement(answers: list[tuple[str, str]]) -> str:
     parts them late; a wrong prefix would part them at once)."""
     same = sum(a == b for a, b in answers)
     parted = [os.path.commonprefix([a, b]) for a, b in answers if a != b]
-    where = f"; the others part after {statistics.median(len(p) for p in parted):.0f} characters (median)" if parted else ""
+    where = f"; the others part after {statistics.median(map(len, parted)):.0f} characters (median)" if parted else ""
     return f"{same}/{len(answers)}{where}"
 
 
@@ -241,9 +241,10 @@ def main() -> None:
     last_chat = runs[args.replies[-1]][1][-1]
     stats = cached_conversation_memory(args.model, last_chat, args.max_tokens)
     entries = stats.live_entries + stats.stored_entries
+    per_token = stats.cached_bytes / max(stats.cached_tokens, 1) / 1024
     print(f"memory per cached conversation: {stats.bytes_per_entry / 2**20:.1f} MB for "
-          f"{stats.cached_tokens / max(entries, 1):.0f} tokens ({stats.cached_bytes / max(stats.cached_tokens, 1) / 1024:.1f} "
-          f"KB a token; {entries} cached, {stats.reused_tokens}/{stats.prompt_tokens} prompt tokens reused)")
+          f"{stats.cached_tokens / max(entries, 1):.0f} tokens ({per_token:.1f} KB a token; {entries} cached, "
+          f"{stats.reused_tokens}/{stats.prompt_tokens} prompt tokens reused)")
     control = placement_control(args.model, last_chat, args.max_tokens)
     print(f"control, no cache: answers the same read alone and beside another chat: {agreement(control)}")
 

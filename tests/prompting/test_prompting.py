@@ -52,7 +52,8 @@ def test_a_served_reply_sent_back_renders_as_training_saw_it(tokenizer) -> None:
     stop); sent back as history it renders as the training text did, one space after ``Agent:``."""
     served = [dict(m) for m in CONVERSATION[:4]]
     served[2]["content"] = " " + served[2]["content"] + "\n"
-    assert render_prompt(served, PromptFormat(), tokenizer) == render_prompt(CONVERSATION[:4], PromptFormat(), tokenizer)
+    as_trained = render_prompt(CONVERSATION[:4], PromptFormat(), tokenizer)
+    assert render_prompt(served, PromptFormat(), tokenizer) == as_trained
 
 
 def test_only_weighted_agent_reply_and_its_eos_are_trained(tokenizer) -> None:

@@ -18,7 +18,7 @@ from caretune.engines.params import EngineError, SamplingParams
 from caretune.engines.candidate import Candidate
 from caretune.engines.gguf_files import gguf_files
 from caretune.engines.llamacpp_runtime import LlamaRuntime, LlamaVocab, RuntimeConfig, shorten_openmp_spin
-from caretune.engines.loading import PROMPT_CACHE_MB
+from caretune.engines.loading import PROMPT_CACHE_MB, PROMPT_LOOKUP
 from caretune.engines.prompt_cache import PromptCacheStats
 from caretune.prompting.chat import load_prompting
 from caretune.runs.refs import ModelRef
@@ -38,6 +38,7 @@ class LlamaCppEngine(Engine):
         base_dtype: GGUFDtype = "f16",
         prompt_cache_mb: float = PROMPT_CACHE_MB,
         prompt_cache_dir: Path | None = None,
+        prompt_lookup: int = PROMPT_LOOKUP,
     ) -> None:
         shorten_openmp_spin()  # first: the GGUF export and the tokenizer below load torch, and with it libgomp
         super().__init__()
@@ -54,7 +55,7 @@ class LlamaCppEngine(Engine):
         self.vocab_size = self._runtime.n_vocab
         self._vocab = LlamaVocab(self._runtime)
         cache_dir = self._model_cache_dir(Path(prompt_cache_dir)) if prompt_cache_dir else None
-        self._scheduler = Scheduler(self._runtime, int(prompt_cache_mb * 2**20), cache_dir)
+        self._scheduler = Scheduler(self._runtime, int(prompt_cache_mb * 2**20), cache_dir, prompt_lookup)
 
     def _model_cache_dir(self, root: Path) -> Path:
         """A directory of ``root`` for this model's states: they load only into the same weights and adapter."""

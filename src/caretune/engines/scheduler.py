@@ -13,6 +13,11 @@ the k-th request of a burst answers after k prefills (docs/PERFORMANCE.md).
 With a prompt cache (``prompt_cache.py``), a prompt starts from the longest cached prefix it shares and a
 finished request's first candidate stays cached; cached sequences give their cells and sequence ids back
 whenever a running request needs them.
+
+With prompt lookup on, a greedy candidate's step also feeds the tokens drafted from its own earlier text
+(``prompt_lookup.py``), each with its logits: the candidate keeps drafted tokens while they are the ones it
+chooses, and the cells of the rest are dropped. Only greedy candidates draft: a sampled one would need the
+speculative sampling rule to keep its distribution.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from caretune.engines.params import EngineError
 from caretune.engines.candidate import Candidate
 from caretune.engines.llamacpp_runtime import BatchToken, KVCacheFull, LlamaRuntime
 from caretune.engines.prompt_cache import PromptCache, PromptCacheStats
+from caretune.engines.prompt_lookup import draft_tokens
 
 _DONE = object()
 
@@ -92,10 +98,15 @@ class Scheduler:
     """Admits requests while sequence ids and KV cells last, and steps all active sequences together.
 
     A runtime with sequence ids for cached prompts gets a prompt cache of ``cache_bytes`` (its states copied
-    out of the context kept in RAM, or in ``cache_dir``)."""
+    out of the context kept in RAM, or in ``cache_dir``); greedy candidates draft up to ``draft`` tokens a
+    step by prompt lookup (0: none)."""
 
-    def __init__(self, runtime: LlamaRuntime, cache_bytes: int = 0, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self, runtime: LlamaRuntime, cache_bytes: int = 0, cache_dir: Path | None = None, draft: int = 0
+    ) -> None:
         self._runtime = runtime
+        self._draft_limit = draft
+        self.drafted = self.accepted = 0  # prompt lookup's drafted tokens, and those the candidates kept
         self._inbox: queue.Queue[Request | None] = queue.Queue()
         self._waiting: list[Request] = []
         self._active: list[_Active] = []
@@ -258,7 +269,16 @@ class Scheduler:
         self._active = []
         if not live:
             return
-        batch = [BatchToken(a.token, a.pos, (a.seq,), True) for a in live]
+        room = self._runtime.config.n_batch - len(live)
+        drafts = []
+        for a in live:
+            drafts.append(self._draft(a, room))
+            room -= len(drafts[-1])
+        batch = [
+            BatchToken(token, a.pos + i, (a.seq,), True)
+            for a, draft in zip(live, drafts)
+            for i, token in enumerate([a.token, *draft])
+        ]
         try:
             rows = self._decode(batch)
         except Exception as exc:  # noqa: BLE001 - fail the requests in this step, not the whole engine
@@ -266,10 +286,39 @@ class Scheduler:
                 a.request.events.put(exc)
                 self._release(a, cache=False)
             return
-        for active, row in zip(live, rows):
-            active.fed.append(active.token)
+        start = 0
+        for active, draft in zip(live, drafts):
+            self._accept(active, draft, rows[start : start + 1 + len(draft)])
+            start += 1 + len(draft)
+
+    def _draft(self, active: _Active, room: int) -> list[int]:
+        """The tokens prompt lookup drafts after the candidate's next one: for a greedy candidate, no more
+        than the tokens it may still generate after it, nor than ``room`` in the batch."""
+        candidate = active.candidate
+        limit = min(self._draft_limit, room, candidate.budget - candidate.generated - 1)
+        if limit <= 0 or candidate.params.temperature != 0:
+            return []
+        draft = draft_tokens(active.request.ids + active.fed + [active.token], limit)
+        self.drafted += len(draft)
+        return draft
+
+    def _accept(self, active: _Active, draft: list[int], rows: list[np.ndarray]) -> None:
+        """The step decoded the candidate's token and its draft: choose from the first row, and from each next
+        one while the token chosen is the one drafted there; the cells of the drafted tokens not kept go."""
+        end = active.pos + 1 + len(draft)
+        active.fed.append(active.token)
+        active.pos += 1
+        token = self._guarded(active, lambda: active.candidate.advance(rows[0]))
+        for drafted, row in zip(draft, rows[1:]):
+            if token != drafted:
+                break
+            self.accepted += 1
+            active.fed.append(drafted)
             active.pos += 1
-            self._after(active, self._guarded(active, lambda a=active, r=row: a.candidate.advance(r)))
+            token = self._guarded(active, lambda r=row: active.candidate.advance(r))
+        if active.pos < end:
+            self._runtime.truncate(active.seq, active.pos)
+        self._after(active, token)
 
     @staticmethod
     def _guarded(active: _Active, next_token: Callable[[], int | None]) -> int | None:

@@ -24,7 +24,7 @@ class EnginePool:
         self._capacity = capacity
         self._engine_kind = engine_kind
         self._threads = threads
-        self._options = options  # more of ``load_engine``'s options: the prompt cache's
+        self._options = options  # more of ``load_engine``'s options: the prompt cache's, prompt lookup's
         self._max_in_flight = max_in_flight
         self._loaded: OrderedDict[str, Engine] = OrderedDict()
         self._load_locks: dict[str, threading.Lock] = {}

@@ -15,6 +15,8 @@ from caretune.engines.loading import (
     PROMPT_CACHE_DIR_HELP,
     PROMPT_CACHE_MB,
     PROMPT_CACHE_MB_HELP,
+    PROMPT_LOOKUP,
+    PROMPT_LOOKUP_HELP,
     THREADS_HELP,
     EngineName,
 )
@@ -71,6 +73,7 @@ class ServerSettings(BaseModel):
     threads: int | None = Field(None, ge=1, description=THREADS_HELP)
     prompt_cache_mb: float = Field(PROMPT_CACHE_MB, ge=0, description=PROMPT_CACHE_MB_HELP)
     prompt_cache_dir: Path | None = Field(None, description=PROMPT_CACHE_DIR_HELP)
+    prompt_lookup: int = Field(PROMPT_LOOKUP, ge=0, description=PROMPT_LOOKUP_HELP)
     max_queue: int = Field(64, ge=1, description="Requests in flight per model before answering 429.")
     org: str = Field("caretune", description="The organisation part of fine-tuned model ids.")
     run_worker: bool = Field(True, description="Start the fine-tuning worker process with the server.")
