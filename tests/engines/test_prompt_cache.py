@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from caretune.data.demo import demo_questions
 from caretune.engines import SamplingParams, load_engine
 from tests.engines.completions import assert_same_completion
 
@@ -17,14 +18,7 @@ INSTRUCTIONS = (
     "You are the support agent of Acme, an outdoor shop. Answer in one or two friendly sentences, and point "
     "to the order page or the returns centre when it helps the customer."
 )
-QUESTIONS = [
-    "my order has not arrived yet",
-    "how do I reset my password",
-    "can I get a refund for my jacket",
-    "what are your opening hours on sunday",
-    "the app keeps crashing when I log in",
-    "where is my parcel it was due yesterday",
-]
+QUESTIONS = [q.question for q in demo_questions()][:6]  # real customers' wording
 
 
 def chat_prompts(engine, questions: list[str], system: str = INSTRUCTIONS) -> list[str]:
@@ -185,10 +179,12 @@ def test_a_cache_directory_keeps_conversations_for_the_next_engine(tiny_llama_ru
     first = load_engine(tiny_llama_run, engine="llamacpp", base_dtype="f32", prompt_cache_dir=tmp_path)
     first.complete(chat[0], GREEDY)
     first.close()  # the cached conversation is written out
-    assert len(list(tmp_path.glob("*/*.kv"))) == 1
+    (state,) = tmp_path.glob("*/*.kv")
+    (state.parent / "damaged.kv").write_bytes(state.read_bytes()[:20])
     second = load_engine(tiny_llama_run, engine="llamacpp", base_dtype="f32", prompt_cache_dir=tmp_path)
     try:
         assert second.prompt_cache_stats().stored_entries == 1
+        assert not (state.parent / "damaged.kv").exists()
         assert_same_completion(second.complete(chat[1], GREEDY), cold(engines, "llama", chat[1]))
         assert second.prompt_cache_stats().loaded == 1
     finally:

@@ -160,8 +160,11 @@ class PromptCache:
         data = self._runtime.save_state(entry.seq)
         self._forget_seq(entry)
         entry.nbytes = len(data)
-        entry.state = self._write(entry, data)
-        self._stats.stored += 1
+        try:
+            entry.state = self._write(entry, data)
+            self._stats.stored += 1
+        except OSError:  # a full or unwritable directory loses this state, never the request needing room
+            self._drop(entry)
         self._fit_budget()
         self._count()
         return True
@@ -177,12 +180,20 @@ class PromptCache:
         for entry in self._entries:
             n = _common_prefix(entry.tokens, prompt)
             live = entry.seq is not None
-            if not live and n < len(entry.tokens) * _MIN_STORED_SHARE:
+            if not live and not self._worth_loading(entry, n):
                 continue
             key = (n, live, entry.used)
             if n > 0 and key > best_key:
                 best, best_key = entry, key
         return best, best_key[0]
+
+    def _worth_loading(self, entry: _Entry, n: int) -> bool:
+        """Whether a stored entry's first ``n`` positions are worth loading: a large enough share of it, and
+        (a saved state keeping only the last window of a sliding-window layer) all of it when it outgrew the
+        window."""
+        length = len(entry.tokens)
+        outgrew = 0 < self._runtime.n_swa < length
+        return n >= length * _MIN_STORED_SHARE and (n >= length - 1 or not outgrew)
 
     def _place(self, entry: _Entry, seq: int, n: int) -> bool:
         """Put the entry's first ``n`` positions in ``seq``; False (``seq`` left empty) if they are unusable."""
@@ -217,6 +228,9 @@ class PromptCache:
             self._stats.dropped += 1
 
     def _drop(self, entry: _Entry) -> None:
+        """Forget an entry, wherever it is (once: a state that failed to load is dropped where it failed)."""
+        if entry not in self._entries:
+            return
         self._entries.remove(entry)
         if entry.seq is not None:
             self._forget_seq(entry)
@@ -275,10 +289,10 @@ def _read_header(path: Path, used: int) -> _Entry | None:
     try:
         with path.open("rb") as f:
             magic, n_tokens, prompt_len = _FILE_HEADER.unpack(f.read(_FILE_HEADER.size))
-            tokens = np.frombuffer(f.read(4 * n_tokens), dtype="<i4").astype(np.int32)
+            raw = f.read(4 * n_tokens)
         size = path.stat().st_size - _FILE_HEADER.size - 4 * n_tokens
     except (OSError, struct.error):
         return None
-    if magic != _FILE_MAGIC or len(tokens) != n_tokens or size <= 0:
+    if magic != _FILE_MAGIC or len(raw) != 4 * n_tokens or size <= 0:
         return None
-    return _Entry(tokens, prompt_len, size, used, state=path)
+    return _Entry(np.frombuffer(raw, dtype="<i4").astype(np.int32), prompt_len, size, used, state=path)
