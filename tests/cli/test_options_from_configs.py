@@ -23,7 +23,7 @@ OPTIONS = {
     ("serve",): (ServerSettings, [
         "--host", "--port", "--database-url", "--data-dir", "--no-auth", "--max-loaded-models", "--max-upload-mb",
         "--model", "--knowledge", "--engine", "--threads", "--max-queue", "--alias", "--gpt3-aliases",
-        "--handoff-threshold", "--handoff-message",
+        "--handoff-threshold", "--handoff-message", "--prompt-cache-mb", "--prompt-cache-dir", "--prompt-lookup",
     ]),
     ("prepare",): (PrepareConfig, [
         "--out", "--input-format", "--format", "--system-prompt", "--brand", "--min-turns", "--max-turns",
