@@ -37,7 +37,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -237,12 +237,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(model: str, data_dir: Path, port: int) -> subprocess.Popen:
-    """``caretune serve`` in a subprocess, as a user runs it; returns once it answers."""
+def start_server(model: str, data_dir: Path, port: int, options: Sequence[str] = ()) -> subprocess.Popen:
+    """``caretune serve`` (with more ``options``) in a subprocess, as a user runs it; returns once it answers."""
     import httpx
 
     command = [sys.executable, "-c", "from caretune.cli import main; main()", "serve", "--port", str(port),
-               "--data-dir", str(data_dir), "--model", model, "--no-auth", "--max-queue", "64"]
+               "--data-dir", str(data_dir), "--model", model, "--no-auth", "--max-queue", "64", *options]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

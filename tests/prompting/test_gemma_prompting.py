@@ -25,6 +25,6 @@ def test_gemma_prompt_tokenizes_to_training_prefix() -> None:
     assert ids[0] == tok.bos_token_id
     for k in (2, 4):
         prompt = render_prompt(AWKWARD[:k], PromptFormat(), tok)
-        completed = tok(prompt + " " + AWKWARD[k]["content"] + tok.eos_token)["input_ids"]
+        completed = tok(prompt + " " + AWKWARD[k]["content"].strip() + tok.eos_token)["input_ids"]
         assert completed == ids[: len(completed)]
         assert completed[-1] == tok.eos_token_id

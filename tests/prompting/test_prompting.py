@@ -47,6 +47,15 @@ def test_plain_format_renders_documented_text(tokenizer) -> None:
     )
 
 
+def test_a_served_reply_sent_back_renders_as_training_saw_it(tokenizer) -> None:
+    """A served reply starts with the space generated after ``Agent:`` (and may end with a newline before a
+    stop); sent back as history it renders as the training text did, one space after ``Agent:``."""
+    served = [dict(m) for m in CONVERSATION[:4]]
+    served[2]["content"] = " " + served[2]["content"] + "\n"
+    as_trained = render_prompt(CONVERSATION[:4], PromptFormat(), tokenizer)
+    assert render_prompt(served, PromptFormat(), tokenizer) == as_trained
+
+
 def test_only_weighted_agent_reply_and_its_eos_are_trained(tokenizer) -> None:
     out = tokenize_conversation(CONVERSATION, PromptFormat(), tokenizer)
     ids, labels = out["input_ids"], out["labels"]

@@ -86,3 +86,25 @@ def test_threads_setting_reaches_the_engine(tiny_gemma_dir: Path) -> None:
         assert torch.get_num_threads() == 1  # what --threads 1 asks of the transformers engine
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("mb", [0.0, 0.5])
+def test_prompt_cache_and_lookup_settings_reach_the_llamacpp_engine(tiny_llama_run: Path, tmp_path: Path, mb: float):
+    from caretune.server.app import build_state
+    from caretune.server.catalog import ServedModel
+    from caretune.server.settings import ServerSettings
+
+    settings = ServerSettings(
+        data_dir=tmp_path, engine="llamacpp", prompt_cache_mb=mb, prompt_cache_dir=tmp_path / "kv", prompt_lookup=3,
+        run_worker=False,
+    )
+    engine = build_state(settings).engines.get(
+        ServedModel(id="tiny", source=str(tiny_llama_run), created=0, owned_by="system")
+    )
+    try:
+        stats = engine.prompt_cache_stats()
+        assert (stats.budget_bytes if stats else 0) == int(mb * 2**20)
+        assert (tmp_path / "kv").is_dir() == (mb > 0)  # where states that leave memory go
+        assert engine._scheduler._draft_limit == 3
+    finally:
+        engine.close()

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from caretune.engines.params import EngineError, SamplingParams, generation_budget
 
 if TYPE_CHECKING:
+    from caretune.engines.prompt_cache import PromptCacheStats
     from caretune.prompting.chat import ChatPrompting
     from caretune.prompting import PromptFormat
 
@@ -184,6 +185,10 @@ class Engine(ABC):
 
     def close(self) -> None:
         """Release native resources; an engine that holds none has nothing to do."""
+
+    def prompt_cache_stats(self) -> PromptCacheStats | None:
+        """What the engine's prompt cache holds and has saved; None for an engine without one."""
+        return None
 
     def budget(self, prompt_tokens: int, max_tokens: int | None, what: str = "prompt") -> int:
         """How many tokens may follow a prompt of ``prompt_tokens`` (``generation_budget`` for this model)."""

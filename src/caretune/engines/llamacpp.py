@@ -1,13 +1,16 @@
 """The default engine: llama.cpp through llama-cpp-python, several times faster than transformers on CPU.
 
-Requests are decoded together by one scheduler thread in one llama.cpp context (continuous batching);
-sampling, stops and logprobs are the shared `Candidate` code, so the output matches the transformers engine.
+Requests are decoded together by one scheduler thread in one llama.cpp context (continuous batching), each
+prompt prefilled past the longest prefix the prompt cache holds; sampling, stops and logprobs are the shared
+`Candidate` code, so the output matches the transformers engine.
 """
 
 from __future__ import annotations
 
+import hashlib
 import queue
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 from caretune.engines.async_stream import LoopQueue
 from caretune.engines.base import Engine, Prompt, StreamEvent
@@ -15,6 +18,8 @@ from caretune.engines.params import MAX_CANDIDATES, EngineError, SamplingParams
 from caretune.engines.candidate import Candidate
 from caretune.engines.gguf_files import gguf_files
 from caretune.engines.llamacpp_runtime import LlamaRuntime, LlamaVocab, RuntimeConfig, shorten_openmp_spin
+from caretune.engines.loading import PROMPT_CACHE_MB, PROMPT_LOOKUP
+from caretune.engines.prompt_cache import PromptCacheStats
 from caretune.prompting.chat import load_prompting
 from caretune.runs.refs import ModelRef
 from caretune.engines.scheduler import Events, Request, Scheduler
@@ -31,6 +36,9 @@ class LlamaCppEngine(Engine):
         max_sequences: int = MAX_CANDIDATES,
         n_threads: int | None = None,
         base_dtype: GGUFDtype = "f16",
+        prompt_cache_mb: float = PROMPT_CACHE_MB,
+        prompt_cache_dir: Path | None = None,
+        prompt_lookup: int = PROMPT_LOOKUP,
     ) -> None:
         shorten_openmp_spin()  # first: the GGUF export and the tokenizer below load torch, and with it libgomp
         super().__init__()
@@ -38,12 +46,28 @@ class LlamaCppEngine(Engine):
         model_path, lora_path = gguf_files(ref, base_dtype)
         self.model_path, self.lora_path = model_path, lora_path
         self.prompting = load_prompting(ref)
-        config = RuntimeConfig(n_ctx=n_ctx, n_seq=max_sequences, n_threads=n_threads)
+        # As many cached sequences in the context as running ones: each sequence id costs a row of logits
+        # that a cached one never uses; past them, cached states leave the context for RAM (or files).
+        n_cached = max_sequences if prompt_cache_mb > 0 else 0
+        config = RuntimeConfig(n_ctx=n_ctx, n_seq=max_sequences, n_cached=n_cached, n_threads=n_threads)
         self._runtime = LlamaRuntime(model_path, lora_path, config)
         self.context_length = min(self._runtime.n_ctx_train, n_ctx)
         self.vocab_size = self._runtime.n_vocab
         self._vocab = LlamaVocab(self._runtime)
-        self._scheduler = Scheduler(self._runtime)
+        cache_dir = self._model_cache_dir(Path(prompt_cache_dir)) if prompt_cache_dir else None
+        self._scheduler = Scheduler(self._runtime, int(prompt_cache_mb * 2**20), cache_dir, prompt_lookup)
+
+    def _model_cache_dir(self, root: Path) -> Path:
+        """A directory of ``root`` for this model's states: they load only into the same weights and adapter."""
+        identity = hashlib.sha256()
+        for path in (self.model_path, self.lora_path):
+            if path is not None:
+                stat = path.stat()
+                identity.update(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+        return root / identity.hexdigest()[:24]
+
+    def prompt_cache_stats(self) -> PromptCacheStats | None:
+        return self._scheduler.cache_stats()
 
     def tokenize(self, text: str) -> list[int]:
         return self._runtime.tokenize(text)

@@ -1,7 +1,8 @@
 """The native side of the llama.cpp engine: one model, one context, one batch, through llama-cpp-python.
 
 Only the scheduler thread decodes; tokenizing and reading token pieces only read the vocabulary, so any
-thread may do them. Sequences share the context's KV cache (unified), one sequence id per candidate.
+thread may do them. Sequences share the context's KV cache (unified), one sequence id per candidate, and
+more ids hold the finished sequences the prompt cache keeps (``prompt_cache.py``).
 """
 
 from __future__ import annotations
@@ -38,12 +39,18 @@ def shorten_openmp_spin() -> None:
 
 @dataclass(frozen=True)
 class RuntimeConfig:
-    """Sizes of the llama.cpp context: total KV cells shared by all sequences, sequences, threads."""
+    """Sizes of the llama.cpp context: total KV cells shared by all sequences, sequences being decoded,
+    sequence ids for cached prompts (0: no prompt cache), threads."""
 
     n_ctx: int = 8192
     n_seq: int = 8
+    n_cached: int = 0
     n_batch: int = 512
     n_threads: int | None = None
+
+
+class KVCacheFull(CaretuneError):
+    """A decode found no free KV cells for its batch; llama.cpp left the cache as it was."""
 
 
 @dataclass(frozen=True)
@@ -75,11 +82,16 @@ class LlamaRuntime:
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
         self.n_ctx_train = llama_cpp.llama_model_n_ctx_train(self._model)
+        self.n_swa = llama_cpp.llama_model_n_swa(self._model)
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = config.n_ctx
         params.n_batch = params.n_ubatch = config.n_batch
-        params.n_seq_max = config.n_seq
-        params.kv_unified = True  # candidates of one prompt share its KV cells
+        params.n_seq_max = config.n_seq + config.n_cached
+        params.kv_unified = True  # candidates of one prompt, and prompts with a cached prefix, share KV cells
+        # A sliding-window layer's cache normally holds little more than the window per sequence, but cells
+        # several sequences share (a cached prefix) are never recycled: at full size it can hold every
+        # position the other layers hold, so it never fills first.
+        params.swa_full = config.n_cached > 0
         params.n_threads = params.n_threads_batch = config.n_threads or os.cpu_count() or 1
         params.no_perf = True
         if self._all_f32():
@@ -154,6 +166,8 @@ class LlamaRuntime:
         batch.n_tokens = len(tokens)
         status = self._ll.llama_decode(self._ctx, batch)
         self.decode_calls += 1
+        if status == 1:
+            raise KVCacheFull("llama.cpp found no room in the KV cache for the batch")
         if status != 0:
             raise CaretuneError(f"llama.cpp decode failed (status {status}): the context may be full")
         return [self._logits_row(i) for i, item in enumerate(tokens) if item.logits]
@@ -165,6 +179,43 @@ class LlamaRuntime:
     def forget(self, seq: int) -> None:
         """Free a finished sequence's KV cells for the next request."""
         self._ll.llama_memory_seq_rm(self._memory, seq, -1, -1)
+
+    def share(self, src: int, dst: int, n: int) -> None:
+        """Give sequence ``dst`` the cells of positions [0, n) of ``src``: shared, nothing is copied."""
+        self._ll.llama_memory_seq_cp(self._memory, src, dst, 0, n)
+
+    def truncate(self, seq: int, n: int) -> bool:
+        """Drop the sequence's positions from ``n`` on; False if llama.cpp cannot (it then keeps them)."""
+        return bool(self._ll.llama_memory_seq_rm(self._memory, seq, n, -1))
+
+    def continues_at(self, seq: int, n: int) -> bool:
+        """Whether the sequence's positions [0, n) hold what a next token at position n attends to.
+
+        A sliding-window layer keeps only a window of each sequence's latest positions (older cells are
+        recycled once no later token of that sequence can see them, and a saved state leaves them out), so
+        a prefix cut from a longer sequence may lack cells its next token needs; llama.cpp keeps each
+        sequence's cells a contiguous range.
+        """
+        lowest = self._ll.llama_memory_seq_pos_min(self._memory, seq)
+        highest = self._ll.llama_memory_seq_pos_max(self._memory, seq)
+        needed = max(0, n - self.n_swa + 1) if self.n_swa > 0 else 0
+        return highest >= n - 1 and 0 <= lowest <= needed
+
+    def state_size(self, seq: int) -> int:
+        """Bytes of the sequence's KV state (what `save_state` copies out)."""
+        return self._ll.llama_state_seq_get_size(self._ctx, seq)
+
+    def save_state(self, seq: int) -> bytes:
+        """A copy of the sequence's KV cells, for `load_state` into any sequence of this model's contexts."""
+        size = self.state_size(seq)
+        buf = (ctypes.c_uint8 * size)()
+        written = self._ll.llama_state_seq_get_data(self._ctx, buf, size, seq)
+        return bytes(memoryview(buf)[:written])
+
+    def load_state(self, seq: int, data: bytes) -> bool:
+        """Put a saved state into an empty sequence; False when llama.cpp refuses it (no room, other model)."""
+        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        return self._ll.llama_state_seq_set_data(self._ctx, buf, len(data), seq) > 0
 
     def _check_open(self) -> None:
         """Calls after `close` would read freed native memory: refuse them instead."""

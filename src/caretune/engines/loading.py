@@ -15,6 +15,21 @@ THREADS_HELP = (
     "CPU threads for inference (default: every core for llama.cpp, torch's default for transformers). "
     "Fewer is faster when other work shares the machine."
 )
+PROMPT_CACHE_MB = 256.0
+PROMPT_CACHE_MB_HELP = (
+    "KV state of finished requests kept per model (llama.cpp), in MB, least recently used dropped first: a "
+    "prompt that extends a cached one (a chat's next turn, shared instructions) is prefilled only past it. "
+    "0 turns the prompt cache off."
+)
+PROMPT_LOOKUP = 0
+PROMPT_LOOKUP_HELP = (
+    "Prompt lookup (llama.cpp): with greedy sampling, guess up to this many next tokens from the text so far "
+    "(what followed its last words before) and check them in the same decode step; 0 turns it off."
+)
+PROMPT_CACHE_DIR_HELP = (
+    "Keep the prompt cache's states that leave the llama.cpp context as files here (one directory per "
+    "model, kept across restarts) instead of in RAM."
+)
 
 
 def load_engine(ref: str | Path, engine: EngineName = "auto", **options) -> Engine:
@@ -22,8 +37,9 @@ def load_engine(ref: str | Path, engine: EngineName = "auto", **options) -> Engi
 
     `auto` picks llama.cpp when the model has a GGUF (a `.gguf` file, a registry base shipped as GGUF, or a
     run on such a base), since it is several times faster on CPU; otherwise transformers.
-    `options` tune llama.cpp (`n_ctx`, `max_sequences`, `n_threads`, `base_dtype`); transformers takes only
-    `n_threads` (torch's process-wide thread count) and ignores the rest.
+    `options` tune llama.cpp (`n_ctx`, `max_sequences`, `n_threads`, `base_dtype`, `prompt_cache_mb`,
+    `prompt_cache_dir`, `prompt_lookup`); transformers takes only `n_threads` (torch's process-wide thread
+    count) and ignores the rest.
     """
     resolved = resolve_ref(ref)
     name = _choose(resolved) if engine == "auto" else engine

@@ -9,6 +9,15 @@ New prompts are read first, one request per prefill, oldest first, before the ru
 next step. A prompt's prefill is already a batch of its tokens, and on a CPU it is bound by arithmetic, so
 reading several prompts in one decode saves little, but then every one of them waits for all; one at a time,
 the k-th request of a burst answers after k prefills (docs/PERFORMANCE.md).
+
+With a prompt cache (``prompt_cache.py``), a prompt starts from the longest cached prefix it shares and a
+finished request's first candidate stays cached; cached sequences give their cells and sequence ids back
+whenever a running request needs them.
+
+With prompt lookup on, a greedy candidate's step also feeds the tokens drafted from its own earlier text
+(``prompt_lookup.py``), each with its logits: the candidate keeps drafted tokens while they are the ones it
+chooses, and the cells of the rest are dropped. Only greedy candidates draft: a sampled one would need the
+speculative sampling rule to keep its distribution.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 
@@ -25,7 +35,9 @@ from caretune.engines.async_stream import LoopQueue
 from caretune.engines.base import StreamEvent, Usage
 from caretune.engines.params import EngineError
 from caretune.engines.candidate import Candidate
-from caretune.engines.llamacpp_runtime import BatchToken, LlamaRuntime
+from caretune.engines.llamacpp_runtime import BatchToken, KVCacheFull, LlamaRuntime
+from caretune.engines.prompt_cache import PromptCache, PromptCacheStats
+from caretune.engines.prompt_lookup import draft_tokens
 
 _DONE = object()
 
@@ -71,30 +83,47 @@ class Request:
 
 @dataclass
 class _Active:
-    """A candidate being decoded: its sequence id, next position and the token to feed next."""
+    """A candidate being decoded: its sequence id, next position, the token to feed next, and the tokens fed
+    so far (whose KV cells its sequence holds after the prompt's)."""
 
     request: Request
     candidate: Candidate
     seq: int
     pos: int
     token: int
+    fed: list[int]
 
 
 class Scheduler:
-    """Admits requests while sequence ids and KV cells last, and steps all active sequences together."""
+    """Admits requests while sequence ids and KV cells last, and steps all active sequences together.
 
-    def __init__(self, runtime: LlamaRuntime) -> None:
+    A runtime with sequence ids for cached prompts gets a prompt cache of ``cache_bytes`` (its states copied
+    out of the context kept in RAM, or in ``cache_dir``); greedy candidates draft up to ``draft`` tokens a
+    step by prompt lookup (0: none)."""
+
+    def __init__(
+        self, runtime: LlamaRuntime, cache_bytes: int = 0, cache_dir: Path | None = None, draft: int = 0
+    ) -> None:
         self._runtime = runtime
+        self._draft_limit = draft
+        self.drafted = self.accepted = 0  # prompt lookup's drafted tokens, and those the candidates kept
         self._inbox: queue.Queue[Request | None] = queue.Queue()
         self._waiting: list[Request] = []
         self._active: list[_Active] = []
-        self._free_seqs = list(range(runtime.config.n_seq))
+        config = runtime.config
+        self._free_seqs = list(range(config.n_seq + config.n_cached))
+        self._cache = PromptCache(runtime, self._free_seqs, cache_bytes, cache_dir) if config.n_cached else None
+        self._seqs_in_use = 0  # by running requests; the cache holds the others not free
         self._cells_in_use = 0
         self._owners: dict[int, int] = {}  # id(request) → candidates still running
         self._closed = False
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="caretune-llamacpp", daemon=True)
         self._thread.start()
+
+    def cache_stats(self) -> PromptCacheStats | None:
+        """The prompt cache's counters, or None without one."""
+        return self._cache.stats() if self._cache else None
 
     def submit(self, request: Request) -> Iterator[StreamEvent]:
         """Queue a request and yield its events as the decode thread produces them."""
@@ -132,6 +161,8 @@ class Scheduler:
             if not self._admit_next() and self._active:
                 self._step()
         self._fail_all(EngineError("the model was unloaded while this request ran; retry it"))
+        if self._cache:
+            self._cache.close()
 
     def _fail_all(self, error: EngineError) -> None:
         while not self._inbox.empty():
@@ -161,7 +192,8 @@ class Scheduler:
         an idle context), and the ones behind it wait too, so a large request is not overtaken forever."""
         while self._waiting:
             request = self._waiting[0]
-            fits = len(request.candidates) <= len(self._free_seqs) and (
+            n = len(request.candidates)
+            fits = self._seqs_in_use + n <= self._runtime.config.n_seq and (
                 self._cells_in_use + request.cells <= self._runtime.config.n_ctx
             )
             if not fits:
@@ -170,39 +202,60 @@ class Scheduler:
             if request.cancelled:
                 continue
             self._cells_in_use += request.cells
-            self._start(request, [self._free_seqs.pop() for _ in request.candidates])
+            self._seqs_in_use += n
+            self._start(request, self._take_seqs(n))
             return True
         return False
+
+    def _take_seqs(self, n: int) -> list[int]:
+        """``n`` free sequence ids, taken from cached sequences while too few are free (the admission left
+        enough to running requests)."""
+        while len(self._free_seqs) < n:
+            self._cache.make_room()
+        return [self._free_seqs.pop() for _ in range(n)]
+
+    def _decode(self, batch: list[BatchToken]) -> list[np.ndarray]:
+        """One decode; cached sequences leave the context while it lacks room. The requests admitted never
+        need more cells than the context has, so once none is cached the decode fits."""
+        while True:
+            try:
+                return self._runtime.decode(batch)
+            except KVCacheFull:
+                if self._cache is None or not self._cache.make_room():
+                    raise
 
     def _start(self, request: Request, seqs: list[int]) -> None:
         """Prefill the prompt (once for all its candidates' sequence ids) and sample the first tokens."""
         try:
-            prompt_logits, last = self._prefill(request, seqs)
+            cached = self._cache.attach(request.ids, seqs) if self._cache and not request.want_prompt_logits else 0
+            prompt_logits, last = self._prefill(request, seqs, cached)
         except Exception as exc:  # noqa: BLE001 - the caller gets the error, the thread keeps serving
             for seq in seqs:
                 self._runtime.forget(seq)
             self._free_seqs += seqs
+            self._seqs_in_use -= len(seqs)
             self._cells_in_use -= request.cells
             request.events.put(exc)
             return
         self._owners[id(request)] = len(seqs)
         for seq, candidate in zip(seqs, request.candidates):
-            active = _Active(request, candidate, seq, len(request.ids), -1)
+            active = _Active(request, candidate, seq, len(request.ids), -1, [])
             self._after(active, self._guarded(active, partial(_first_token, active, prompt_logits, last)))
         if isinstance(request.events, LoopQueue):
             request.events.wait_caught_up(_FIRST_TOKEN_HANDOFF_S)
 
-    def _prefill(self, request: Request, seqs: list[int]) -> tuple[np.ndarray | None, np.ndarray]:
-        """The prompt in decodes of up to n_batch tokens: (the prompt's logits rows if asked for, the last row)."""
+    def _prefill(self, request: Request, seqs: list[int], cached: int) -> tuple[np.ndarray | None, np.ndarray]:
+        """The prompt past its ``cached`` positions, in decodes of up to n_batch tokens: (the prompt's logits
+        rows if asked for, the last row)."""
         last = len(request.ids) - 1
         tokens = [
-            BatchToken(token, pos, tuple(seqs), request.want_prompt_logits or pos == last)
-            for pos, token in enumerate(request.ids)
+            BatchToken(request.ids[pos], pos, tuple(seqs), request.want_prompt_logits or pos == last)
+            for pos in range(cached, len(request.ids))
         ]
         rows: list[np.ndarray] = []
         n_batch = self._runtime.config.n_batch
         for start in range(0, len(tokens), n_batch):
-            rows += [np.array(r) for r in self._runtime.decode(tokens[start : start + n_batch])]
+            rows += [np.array(r) for r in self._decode(tokens[start : start + n_batch])]
         return (np.stack(rows[:-1]) if len(rows) > 1 else None), rows[-1]
 
     def _step(self) -> None:
@@ -216,17 +269,56 @@ class Scheduler:
         self._active = []
         if not live:
             return
-        batch = [BatchToken(a.token, a.pos, (a.seq,), True) for a in live]
+        room = self._runtime.config.n_batch - len(live)
+        drafts = []
+        for a in live:
+            drafts.append(self._draft(a, room))
+            room -= len(drafts[-1])
+        batch = [
+            BatchToken(token, a.pos + i, (a.seq,), True)
+            for a, draft in zip(live, drafts)
+            for i, token in enumerate([a.token, *draft])
+        ]
         try:
-            rows = self._runtime.decode(batch)
+            rows = self._decode(batch)
         except Exception as exc:  # noqa: BLE001 - fail the requests in this step, not the whole engine
             for a in live:
                 a.request.events.put(exc)
-                self._release(a)
+                self._release(a, cache=False)
             return
-        for active, row in zip(live, rows):
+        start = 0
+        for active, draft in zip(live, drafts):
+            self._accept(active, draft, rows[start : start + 1 + len(draft)])
+            start += 1 + len(draft)
+
+    def _draft(self, active: _Active, room: int) -> list[int]:
+        """The tokens prompt lookup drafts after the candidate's next one: for a greedy candidate, no more
+        than the tokens it may still generate after it, nor than ``room`` in the batch."""
+        candidate = active.candidate
+        limit = min(self._draft_limit, room, candidate.budget - candidate.generated - 1)
+        if limit <= 0 or candidate.params.temperature != 0:
+            return []
+        draft = draft_tokens(active.request.ids + active.fed + [active.token], limit)
+        self.drafted += len(draft)
+        return draft
+
+    def _accept(self, active: _Active, draft: list[int], rows: list[np.ndarray]) -> None:
+        """The step decoded the candidate's token and its draft: choose from the first row, and from each next
+        one while the token chosen is the one drafted there; the cells of the drafted tokens not kept go."""
+        end = active.pos + 1 + len(draft)
+        active.fed.append(active.token)
+        active.pos += 1
+        token = self._guarded(active, lambda: active.candidate.advance(rows[0]))
+        for drafted, row in zip(draft, rows[1:]):
+            if token != drafted:
+                break
+            self.accepted += 1
+            active.fed.append(drafted)
             active.pos += 1
-            self._after(active, self._guarded(active, lambda a=active, r=row: a.candidate.advance(r)))
+            token = self._guarded(active, lambda r=row: active.candidate.advance(r))
+        if active.pos < end:
+            self._runtime.truncate(active.seq, active.pos)
+        self._after(active, token)
 
     @staticmethod
     def _guarded(active: _Active, next_token: Callable[[], int | None]) -> int | None:
@@ -248,10 +340,15 @@ class Scheduler:
             active.token = token
             self._active.append(active)
 
-    def _release(self, active: _Active) -> None:
-        self._runtime.forget(active.seq)
-        self._free_seqs.append(active.seq)
+    def _release(self, active: _Active, cache: bool = True) -> None:
+        """Free the candidate's sequence (the first candidate's is cached); the last one ends the request."""
         request = active.request
+        if cache and self._cache and active.candidate.index == 0:
+            self._cache.keep(active.seq, request.ids + active.fed, len(request.ids))
+        else:
+            self._runtime.forget(active.seq)
+            self._free_seqs.append(active.seq)
+        self._seqs_in_use -= 1
         self._owners[id(request)] -= 1
         if self._owners[id(request)] == 0:
             del self._owners[id(request)]

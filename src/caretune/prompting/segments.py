@@ -63,6 +63,9 @@ def _plain_segments(
     """``system\\n\\nCustomer: u\\nAgent: a<eos>\\n...``; the agent's `` a<eos>`` is the trained part.
 
     ``trailing`` keeps the newline after the last agent turn (a prompt continues after it; training stops).
+    An agent turn is rendered stripped, as training data is: a served reply starts with the space the model
+    generates after ``Agent:``; sent back as history it would otherwise read ``Agent:  a``, which the model
+    then imitates, and it would not match the tokens the llama.cpp engine's prompt cache holds for it.
     """
     last_agent = max((i for i, m in enumerate(msgs) if m.role == "assistant"), default=-1)
     for i, m in enumerate(msgs):
@@ -72,7 +75,7 @@ def _plain_segments(
             yield Segment(f"{fmt.user_prefix} {m.content}\n")
         else:
             yield Segment(fmt.assistant_prefix)
-            yield Segment(f" {m.content}{eos}", trained=m.weight != 0)
+            yield Segment(f" {m.content.strip()}{eos}", trained=m.weight != 0)
             if trailing or i < last_agent:
                 yield Segment("\n")
 

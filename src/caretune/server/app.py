@@ -67,7 +67,11 @@ def build_state(settings: ServerSettings) -> ServerState:
             settings.models, sessions, settings.org, settings.aliases, settings.gpt3_aliases,
             settings.served_knowledge(), settings.served_handoff(),
         ),
-        engines=EnginePool(settings.max_loaded_models, settings.engine, settings.max_queue, settings.threads),
+        engines=EnginePool(
+            settings.max_loaded_models, settings.engine, settings.max_queue, settings.threads,
+            prompt_cache_mb=settings.prompt_cache_mb, prompt_cache_dir=settings.prompt_cache_dir,
+            prompt_lookup=settings.prompt_lookup,
+        ),
         keys=KeyLookup(db),
         usage=UsageMeter(sessions),
     )

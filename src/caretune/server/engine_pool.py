@@ -18,10 +18,13 @@ from caretune.server.errors import Overloaded
 class EnginePool:
     """Up to ``capacity`` engines in memory, most recently used last."""
 
-    def __init__(self, capacity: int, engine_kind: str, max_in_flight: int, threads: int | None = None) -> None:
+    def __init__(
+        self, capacity: int, engine_kind: str, max_in_flight: int, threads: int | None = None, **options
+    ) -> None:
         self._capacity = capacity
         self._engine_kind = engine_kind
         self._threads = threads
+        self._options = options  # more of ``load_engine``'s options: the prompt cache's, prompt lookup's
         self._max_in_flight = max_in_flight
         self._loaded: OrderedDict[str, Engine] = OrderedDict()
         self._load_locks: dict[str, threading.Lock] = {}
@@ -81,7 +84,7 @@ class EnginePool:
     def _load(self, model: ServedModel) -> Engine:
         from caretune.engines import load_engine
 
-        return load_engine(model.source, engine=self._engine_kind, n_threads=self._threads)
+        return load_engine(model.source, engine=self._engine_kind, n_threads=self._threads, **self._options)
 
 
 class Slot:

@@ -10,7 +10,16 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from caretune.engines.loading import ENGINE_HELP, THREADS_HELP, EngineName
+from caretune.engines.loading import (
+    ENGINE_HELP,
+    PROMPT_CACHE_DIR_HELP,
+    PROMPT_CACHE_MB,
+    PROMPT_CACHE_MB_HELP,
+    PROMPT_LOOKUP,
+    PROMPT_LOOKUP_HELP,
+    THREADS_HELP,
+    EngineName,
+)
 from caretune.home import caretune_home
 from caretune.runs.info import HandoffSettings, KnowledgeSettings
 
@@ -65,6 +74,9 @@ class ServerSettings(BaseModel):
     )  # so recipes written for OpenAI's GPT-3 models (``-m ada``, ``engine="davinci"``) run as written
     engine: EngineName = Field("auto", description=ENGINE_HELP)
     threads: int | None = Field(None, ge=1, description=THREADS_HELP)
+    prompt_cache_mb: float = Field(PROMPT_CACHE_MB, ge=0, description=PROMPT_CACHE_MB_HELP)
+    prompt_cache_dir: Path | None = Field(None, description=PROMPT_CACHE_DIR_HELP)
+    prompt_lookup: int = Field(PROMPT_LOOKUP, ge=0, description=PROMPT_LOOKUP_HELP)
     max_queue: int = Field(64, ge=1, description="Requests in flight per model before answering 429.")
     cors_origin: list[str] = Field(
         default_factory=list,
