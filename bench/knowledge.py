@@ -11,6 +11,9 @@ three passages in the prompt cost the answer's time to first token.
   3. time to first token of the real Gemma 3 270M (llama.cpp) answering demo questions with three passages
      in the prompt against the same question without, paired: each question both ways in turn, order
      alternating.
+  4. what the hand-off decision adds to a grounded answer: its own work (the triggers, the signals of the
+     passages retrieval already found for the prompt, the calibrated confidence) against the answer's time
+     to first token and to its last token; target: at most 10 %.
 
     python bench/knowledge.py [--chunks 10000] [--queries 300] [--ttft-questions 30]
 """
@@ -134,40 +137,82 @@ def ttft_pairs(kb_path: Path, questions: list[str]) -> list[tuple[float, float]]
     return pairs
 
 
+def decision_costs(kb_path: Path, questions: list[str]) -> list[tuple[float, float, float]]:
+    """(decision, time to first token, whole answer) in seconds per question; the decision is timed on its
+    own (median of 20 runs), since it is microseconds inside a call of hundreds of milliseconds."""
+    os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+    from caretune.answering import prepare_answer
+    from caretune.answering.decision import SIGNALS, decide
+    from caretune.engines import SamplingParams, load_engine
+    from caretune.knowledge import search_query
+    from caretune.runs.info import HandoffSettings, KnowledgeSettings
+
+    engine = load_engine("gemma-3-270m", engine="llamacpp")
+    grounded = KnowledgeSettings(path=str(kb_path), passages=3)
+    settings = HandoffSettings(features=list(SIGNALS), weights=[1.0] * len(SIGNALS))  # the cost is the same
+    params = SamplingParams(max_tokens=64, temperature=0)
+    costs = []
+    for question in questions:
+        messages = [{"role": "user", "content": question}]
+        start = time.perf_counter()
+        answer = prepare_answer(engine, messages, grounded, 64, settings)
+        first = None
+        for event in engine.stream(answer.prompt, params):
+            first = first or time.perf_counter()
+        end = time.perf_counter()
+        query = search_query(messages)
+        runs = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            decide(messages, query, answer.passages, settings)
+            runs.append(time.perf_counter() - t0)
+        costs.append((statistics.median(runs), (first or end) - start, end - start))
+    engine.close()
+    return costs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chunks", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--ttft-questions", type=int, default=30)
+    parser.add_argument("--parts", type=int, nargs="+", default=[1, 2, 3, 4], help="Which of the four to run.")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     demo = prepared_demo()
     turns = labelled_turns(demo)
-    print(f"1. recall of the right policy on {len(turns)} held-out demo turns")
-    policies = policy_base([], "policies")
     with_past = policy_base([demo / "train.jsonl"], "policies-and-past")
-    print(f"   {'base':<38} {'mode':<8} recall@1 recall@3")
-    for label, kb in (("policies (15 chunks)", policies), (f"policies + past answers ({len(with_past)})", with_past)):
-        for mode in ("lexical", "dense", "hybrid"):
-            at1, at3 = recall(kb, turns, mode)
-            print(f"   {label:<38} {mode:<8} {at1:8.3f} {at3:8.3f}")
-
-    kb = large_base(args.chunks, demo)
-    queries = [" ".join(m["content"] for m in h if m["role"] == "user")[-300:] for h, _ in turns][: args.queries]
-    times = sorted(search_times(kb, queries))
-    p95 = times[int(0.95 * (len(times) - 1))]
-    print(f"2. one search on {len(kb)} chunks, {len(times)} queries: median {statistics.median(times) * 1000:.1f} ms, "
-          f"p95 {p95 * 1000:.1f} ms (target: at most 20 ms)")
-
     questions = [q for h, _ in turns[: args.ttft_questions] for q in [h[-1]["content"]]]
-    pairs = ttft_pairs(with_past.path, questions)
-    ratios = [a / b for a, b in pairs]
-    print(f"3. time to first token, {len(pairs)} demo questions, Gemma 3 270M on llama.cpp: with three passages "
-          f"median {statistics.median(a for a, _ in pairs) * 1000:.0f} ms, without "
-          f"{statistics.median(b for _, b in pairs) * 1000:.0f} ms; paired ratio median "
-          f"{statistics.median(ratios):.2f}x (quartiles {statistics.quantiles(ratios, n=4)[0]:.2f}-"
-          f"{statistics.quantiles(ratios, n=4)[2]:.2f})")
+    if 1 in args.parts:
+        print(f"1. recall of the right policy on {len(turns)} held-out demo turns")
+        print(f"   {'base':<38} {'mode':<8} recall@1 recall@3")
+        policies = policy_base([], "policies")
+        for label, kb in (("policies (15 chunks)", policies), (f"policies + past answers ({len(with_past)})", with_past)):
+            for mode in ("lexical", "dense", "hybrid"):
+                at1, at3 = recall(kb, turns, mode)
+                print(f"   {label:<38} {mode:<8} {at1:8.3f} {at3:8.3f}")
+    if 2 in args.parts:
+        kb = large_base(args.chunks, demo)
+        queries = [" ".join(m["content"] for m in h if m["role"] == "user")[-300:] for h, _ in turns][: args.queries]
+        times = sorted(search_times(kb, queries))
+        p95 = times[int(0.95 * (len(times) - 1))]
+        print(f"2. one search on {len(kb)} chunks, {len(times)} queries: median {statistics.median(times) * 1000:.1f} "
+              f"ms, p95 {p95 * 1000:.1f} ms (target: at most 20 ms)")
+    if 3 in args.parts:
+        pairs = ttft_pairs(with_past.path, questions)
+        ratios = [a / b for a, b in pairs]
+        print(f"3. time to first token, {len(pairs)} demo questions, Gemma 3 270M on llama.cpp: with three passages "
+              f"median {statistics.median(a for a, _ in pairs) * 1000:.0f} ms, without "
+              f"{statistics.median(b for _, b in pairs) * 1000:.0f} ms; paired ratio median "
+              f"{statistics.median(ratios):.2f}x (quartiles {statistics.quantiles(ratios, n=4)[0]:.2f}-"
+              f"{statistics.quantiles(ratios, n=4)[2]:.2f})")
+    if 4 in args.parts:
+        costs = decision_costs(with_past.path, questions)
+        decision, ttft, whole = (statistics.median(c[i] for c in costs) for i in range(3))
+        print(f"4. the hand-off decision, {len(costs)} grounded answers: {decision * 1000:.2f} ms of its own, against "
+              f"{ttft * 1000:.0f} ms to the first token ({decision / ttft:.1%}) and {whole * 1000:.0f} ms to the last "
+              f"({decision / whole:.1%}); target: at most 10 %")
 
 
 if __name__ == "__main__":
