@@ -80,6 +80,20 @@ def test_hybrid_search_finds_paraphrases_and_exact_words(docs: Path, tmp_path: P
     assert all(p.origin != origin for p in search(kb, "where is my package", 6, exclude_origins=frozenset({origin})))
 
 
+def test_the_same_answer_told_many_times_fills_one_place(tmp_path: Path) -> None:
+    conversations = [
+        {"messages": [{"role": "user", "content": f"where is my parcel {i}"},
+                      {"role": "assistant", "content": f"Sorry! Track your parcel at acme.example/track, {greeting}."}]}
+        for i, greeting in enumerate(["Sam", "Jo", "Ali", "Kim"])
+    ]
+    _write(tmp_path / "past.jsonl", "".join(json.dumps(c) + "\n" for c in conversations))
+    _write(tmp_path / "policies.md", POLICIES)
+    kb = KnowledgeBase(tmp_path / "kb", create=True)
+    kb.add([tmp_path / "past.jsonl", tmp_path / "policies.md"])
+    passages = search(kb, "where is my parcel", 3)
+    assert sum("acme.example/track" in p.text for p in passages) == 1 and len(passages) == 3
+
+
 def test_another_process_adding_is_seen_at_the_next_search(docs: Path, tmp_path: Path) -> None:
     kb = KnowledgeBase(tmp_path / "kb", create=True)
     kb.add([docs / "policies.md"])

@@ -14,11 +14,16 @@ import numpy as np
 from pydantic import BaseModel
 
 from caretune.knowledge.documents import Kind
-from caretune.knowledge.store import KnowledgeBase
+from caretune.knowledge.store import KnowledgeBase, content_words
 
 Mode = Literal["lexical", "dense", "hybrid"]
 RRF_K = 60  # the constant of Cormack et al.'s reciprocal rank fusion
 CANDIDATES = 20  # how deep each retriever looks before fusing
+# BM25's share of the fused score: a common word ("cost", "page") that a wrong passage happens to share outranks
+# a paraphrase, so exact words count for half (docs/EVALUATION.md: recall on the held-out demo turns).
+LEXICAL_WEIGHT = 0.5
+# Passages sharing this share of their content words (Jaccard) say the same thing: only the better one is kept.
+NEAR_DUPLICATE = 0.5
 
 
 class Passage(BaseModel):
@@ -51,11 +56,12 @@ def search(
     lexical = dict(kb.lexical(query, CANDIDATES)) if mode != "dense" else {}
     dense = dict(kb.dense(_embed(query) if vector is None else vector, CANDIDATES)) if mode != "lexical" else {}
     fused: dict[int, float] = {}
-    for ranked in (lexical, dense):
+    for ranked, weight in ((lexical, LEXICAL_WEIGHT), (dense, 1.0)):
         for rank, chunk_id in enumerate(ranked):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (RRF_K + rank + 1)
     chunks = kb.chunks(fused)
-    best = sorted((i for i in chunks if chunks[i].origin not in exclude_origins), key=lambda i: -fused[i])[:k]
+    ranked = sorted((i for i in chunks if chunks[i].origin not in exclude_origins), key=lambda i: -fused[i])
+    best = _distinct(ranked, {i: chunks[i].text for i in ranked}, k)
     return [
         Passage(
             id=f"{kb.name}:{i}", title=chunks[i].title, text=chunks[i].text, source=chunks[i].source,
@@ -64,6 +70,22 @@ def search(
         )
         for i in best
     ]
+
+
+def _distinct(ranked: list[int], texts: dict[int, str], k: int) -> list[int]:
+    """The first ``k`` of ``ranked`` that do not repeat a chosen one: past conversations often hold the same
+    answer many times over, and three copies of one reply would leave no room for the passage that differs."""
+    chosen: list[int] = []
+    words: list[set[str]] = []
+    for chunk_id in ranked:
+        these = set(content_words(texts[chunk_id]))
+        if any(len(these & seen) >= NEAR_DUPLICATE * len(these | seen) for seen in words):
+            continue
+        chosen.append(chunk_id)
+        words.append(these)
+        if len(chosen) == k:
+            break
+    return chosen
 
 
 def _embed(query: str):
