@@ -134,3 +134,17 @@ def test_questions_take_a_runs_own_training_file(tiny_llama_run: Path, chat_data
     _eval("--model", str(run), "--questions", str(questions), "--out", str(out), "--max-tokens", "4",
           "--engine", "transformers")  # no --train: the run says what it was trained on
     assert read_report(out).settings.train == train
+
+
+def test_questions_with_known_facts_are_fact_checked(tiny_gemma_dir: Path, chat_data_dir: Path, tmp_path: Path) -> None:
+    from caretune.data.demo import demo_fact_questions_path
+
+    out = tmp_path / "facts-report"
+    _eval("--model", str(tiny_gemma_dir), "--questions", str(demo_fact_questions_path()), "--limit", "4", "--train",
+          str(chat_data_dir / "train.jsonl"), "--out", str(out), "--max-tokens", "4", "--engine", "transformers")
+    report = read_report(out)
+    retrieval = next(s for s in report.systems if s.kind == "retrieval")
+    # the retrieval baseline answers with the training data's replies, which never state the shop's facts
+    assert retrieval.metrics["fact_accuracy"] == 0.0
+    assert {"fact_accuracy", "invented_rate"} <= set(report.systems[0].metrics)
+    assert any(p.metric == "fact_accuracy" for p in report.paired)

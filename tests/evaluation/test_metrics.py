@@ -9,7 +9,14 @@ import pytest
 from caretune.evaluation import metrics as m
 from caretune.evaluation.likelihood import TokenStats
 from caretune.evaluation.responders import Reply
-from caretune.evaluation.scoring import by_brand, reference_free_metrics, reference_metrics, rouge_per_turn
+from caretune.evaluation.scoring import (
+    by_brand,
+    fact_checks,
+    reference_free_metrics,
+    reference_metrics,
+    rouge_per_turn,
+)
+from caretune.evaluation.turns import Turn
 
 SENTENCE = "please send us a direct message with your order number"
 
@@ -79,3 +86,21 @@ def test_reference_free_metrics() -> None:
 def test_by_brand_groups_turn_indices() -> None:
     groups = by_brand(["acme", None, "zeta", "acme"], lambda idx: {"n": float(len(idx)), "first": float(idx[0])})
     assert groups == {"acme": {"n": 2.0, "first": 0.0}, "zeta": {"n": 1.0, "first": 2.0}}
+
+
+def test_fact_checks_need_every_fact_and_catch_made_up_prices_urls_and_addresses() -> None:
+    policy = "Standard shipping takes 3 to 5 business days and costs $5.95; track orders at acme.example/track."
+    turns = [Turn(history=[{"role": "user", "content": "how much is delivery?"}], facts=["3 to 5", "$5.95"],
+                  truth=policy)] * 4
+    replies = [
+        "It takes 3 to 5 business days and costs $5.95.",  # right, and nothing made up
+        "It takes 3 to 5 business days.",  # a fact missing
+        "It costs $5.95, 3 to 5 days; or see acme-deals.com, or visit 100 Main Street.",  # invents two
+        "It costs $5.95 in 3 to 5 days, free over $75.",  # a price only the agents ever said
+    ]
+    checks = fact_checks(replies, turns, stated="Hi! Orders over $75 ship free.")
+    assert checks["fact_accuracy"] == [1.0, 0.0, 1.0, 1.0]
+    assert checks["invented_rate"] == [0.0, 0.0, 1.0, 0.0]
+    assert m.invented_details(replies[2], policy) == ["acme-deals.com", "100 Main Street"]
+    assert fact_checks(replies, turns)["invented_rate"][3] == 1.0  # without what the agents said
+    assert fact_checks(replies, [Turn(history=[])] * 4) == {}  # questions without facts: no such checks

@@ -137,12 +137,12 @@ Aggregate = Callable[[list[int]], Metrics]
 PerTurn = dict[str, list[float]]
 
 
-def _per_turn(outcome: Outcome, turns: list[Turn], mode: Mode) -> PerTurn:
+def _per_turn(outcome: Outcome, turns: list[Turn], mode: Mode, stated: str = "") -> PerTurn:
     """The per-turn scores behind the means (embedded once per system), for aggregates and paired tests."""
     texts = [r.text for r in outcome.replies]
     if mode == "questions":
         scores = {"on_topic": get_embedder().pair_similarity([t.history[-1]["content"] for t in turns], texts)}
-        return scores | fact_checks(texts, turns)
+        return scores | fact_checks(texts, turns, stated)
     refs = [t.reference or "" for t in turns]
     embedder = get_embedder()
     return {
@@ -290,7 +290,9 @@ def evaluate(config: EvalConfig) -> tuple[EvalReport, list[Outcome]]:
         limit=config.limit, seed=config.seed, engine=config.engine, max_tokens=config.max_tokens,
         temperature=config.temperature,
     )
-    scores = [_per_turn(o, turns, config.mode) for o in outcomes]
+    # what the company's agents said, which a reply may repeat without inventing it
+    stated = "\n".join(t.reference or "" for t in load_turns(train_path)) if config.mode == "questions" else ""
+    scores = [_per_turn(o, turns, config.mode, stated) for o in outcomes]
     report = EvalReport(
         mode=config.mode, settings=settings, n_turns=len(turns), brands=_brand_counts(turns),
         systems=[_score(o, turns, config.mode, s) for o, s in zip(outcomes, scores)],

@@ -72,13 +72,13 @@ def reference_free_metrics(
     return {"on_topic": fmean(on_topic), **averaged, **_behaviour(replies)}
 
 
-def fact_checks(texts: list[str], turns: list[Turn]) -> dict[str, list[float]]:
+def fact_checks(texts: list[str], turns: list[Turn], stated: str = "") -> dict[str, list[float]]:
     """Per reply: whether it states every key fact of its question, and whether it invents a price, URL or
-    street address that the company's policies (every question's ``truth``) never state. Empty when the
-    questions come without facts."""
+    street address that the company never states: not in its policies (every question's ``truth``), nor in
+    what its agents said (``stated``: their past replies). Empty when the questions come without facts."""
     if not any(t.facts for t in turns):
         return {}
-    truth = "\n".join({t.truth or "" for t in turns} | {f for t in turns for f in t.facts or []})
+    truth = "\n".join({t.truth or "" for t in turns} | {f for t in turns for f in t.facts or []} | {stated})
     return {
         "fact_accuracy": [float(m.states_facts(x, t.facts or [])) for x, t in zip(texts, turns)],
         "invented_rate": [float(bool(m.invented_details(x, truth))) for x in texts],
