@@ -10,7 +10,7 @@ import queue
 from collections.abc import AsyncIterator, Iterator
 
 from caretune.engines.async_stream import LoopQueue
-from caretune.engines.base import Engine, Prompt, StreamEvent
+from caretune.engines.base import Engine, EngineStats, Prompt, StreamEvent
 from caretune.engines.params import EngineError, SamplingParams
 from caretune.engines.candidate import Candidate
 from caretune.engines.gguf_files import gguf_files
@@ -70,6 +70,14 @@ class LlamaCppEngine(Engine):
         candidates = [Candidate(i, params, self._vocab, budget, score=n > params.n) for i in range(n)]
         want_prompt_logits = params.echo and params.logprobs is not None
         return Request(self.prompt_text(prompt, ids), ids, candidates, want_prompt_logits, events)
+
+    def stats(self) -> EngineStats:
+        """The scheduler's queue and sequences, and the KV cache's cells in use and memory."""
+        waiting, running, cells = self._scheduler.load()
+        return EngineStats(
+            requests_waiting=waiting, sequences_running=running, kv_cells_used=cells,
+            kv_cells=self._runtime.config.n_ctx, kv_cache_bytes=self._runtime.kv_cache_bytes,
+        )
 
     def close(self) -> None:
         """Stop the decode thread and free llama.cpp's memory."""

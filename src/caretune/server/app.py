@@ -23,6 +23,7 @@ from caretune.server.routes import (
     fine_tuning,
     keys,
     knowledge,
+    metrics,
     models,
     uploads,
 )
@@ -32,6 +33,7 @@ from caretune.server.engine_pool import EnginePool
 from caretune.server.errors import install_error_handlers
 from caretune.server.job_scheduler import JobScheduler
 from caretune.server.limits import UsageMeter
+from caretune.server.metrics import RequestMetrics, ServerMetrics
 from caretune.server.settings import ServerSettings
 from caretune.server.state import ServerState
 from caretune.server.upload_limit import UploadLimit
@@ -50,6 +52,7 @@ def build_state(settings: ServerSettings) -> ServerState:
     db = make_engine(settings.resolved_database_url())
     create_all(db)
     sessions = session_factory(db)
+    engines = EnginePool(settings.max_loaded_models, settings.engine, settings.max_queue, settings.threads)
     return ServerState(
         settings=settings,
         db=db,
@@ -59,9 +62,10 @@ def build_state(settings: ServerSettings) -> ServerState:
             settings.models, sessions, settings.org, settings.aliases, settings.gpt3_aliases,
             settings.served_knowledge(), settings.served_handoff(),
         ),
-        engines=EnginePool(settings.max_loaded_models, settings.engine, settings.max_queue, settings.threads),
+        engines=engines,
         keys=KeyLookup(db),
         usage=UsageMeter(sessions),
+        metrics=ServerMetrics(engines, sessions),
     )
 
 
@@ -93,7 +97,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.caretune = state
     install_error_handlers(app)
     app.add_middleware(UploadLimit, max_bytes=int(settings.max_upload_mb * (1 << 20)))
-    areas = (models, completions, chat, files, uploads, fine_tuning, fine_tunes, knowledge, conversations, keys, audit)
+    app.add_middleware(RequestMetrics, metrics=state.metrics)  # the outermost: it counts UploadLimit's 413s too
+    areas = (
+        models, completions, chat, files, uploads, fine_tuning, fine_tunes, knowledge, conversations, keys, audit,
+        metrics,
+    )
     for area in areas:
         app.include_router(area.router)
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="webapp")

@@ -178,7 +178,7 @@ def _chat_logprobs(logprobs: Logprobs | None) -> ChoiceLogprobs | None:
 async def _complete(
     lease: Lease, prompt: str, params: SamplingParams, context: AnswerContext | None
 ) -> ChatCompletionResponse:
-    result = await run_in_threadpool(lease.engine.complete, prompt, params)
+    result = await run_in_threadpool(lease.engine.complete, prompt, params, lease.times)
     return ChatCompletionResponse(
         id=new_id("chatcmpl-"),
         created=now(),
@@ -202,7 +202,7 @@ async def _stream_chunks(
     chunk_id, created, model = new_id("chatcmpl-"), now(), lease.model.id
     started: set[int] = set()
     usage: UsageInfo | None = None
-    async for event in lease.engine.astream(prompt, params):
+    async for event in lease.engine.astream(prompt, params, lease.times):
         for choice in _event_choices(event, started, context):
             yield ChatCompletionChunk(id=chunk_id, created=created, model=model, choices=[choice])
         if event.usage is not None:

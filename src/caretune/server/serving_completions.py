@@ -37,7 +37,7 @@ async def create_completion(
 async def _complete(lease: Lease, plans: list[tuple[Prompt, SamplingParams]]) -> CompletionResponse:
     results: list[CompletionResult] = []
     for prompt, params in plans:
-        results.append(await run_in_threadpool(lease.engine.complete, prompt, params))
+        results.append(await run_in_threadpool(lease.engine.complete, prompt, params, lease.times))
     choices = [
         CompletionChoice(
             index=i * params.n + choice.index,
@@ -63,7 +63,7 @@ async def _stream_chunks(
     completion_id, created = new_id("cmpl-"), now()
     prompt_tokens = completion_tokens = 0
     for i, (prompt, params) in enumerate(plans):
-        async for event in lease.engine.astream(prompt, params):
+        async for event in lease.engine.astream(prompt, params, lease.times):
             if event.usage is not None:
                 prompt_tokens += event.usage.prompt_tokens
                 completion_tokens += event.usage.completion_tokens

@@ -9,7 +9,7 @@ last event is sent.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from caretune.engines.base import Engine
+from caretune.engines.base import Engine, TokenTimes
 from caretune.errors import CaretuneError
 from caretune.server.auth import Caller
 from caretune.server.catalog import ServedModel
@@ -31,26 +31,30 @@ DONE = "data: [DONE]\n\n"
 
 @dataclass
 class Lease:
-    """A model's engine, held for one request, and the state that counts the request against its key."""
+    """A model's engine, held for one request, and the state that counts the request against its key and in
+    the server's metrics (``times``: when its text came out, which the engine notes when handed it)."""
 
     model: ServedModel
     engine: Engine
     slot: Slot
     state: ServerState
     key_id: str | None
+    times: TokenTimes
     handed_over: bool = False
 
     def usage(self, prompt_tokens: int, completion_tokens: int) -> UsageInfo:
-        """The request's usage, counted against its key (once per request, when its answer is done)."""
+        """The request's usage, counted against its key and in the metrics (once per request, when its
+        answer is done)."""
         if self.key_id is not None:
             self.state.usage.record(self.key_id, self.model.id, prompt_tokens, completion_tokens)
+        self.state.metrics.answered(self.model.id, prompt_tokens, completion_tokens, self.times)
         return UsageInfo.of(prompt_tokens, completion_tokens)
 
     async def stream(self, chunks: AsyncIterator[BaseModel]) -> StreamingResponse:
         """Answer with ``chunks`` as server-sent events; the slot goes with the stream and is released when it
         ends. The first chunk is awaited here, so an error at the start gets its proper status code instead
         of an error event inside a 200 stream."""
-        body = sse_body(await primed(chunks), self.slot)
+        body = sse_body(await primed(chunks), self.slot, lambda: self.state.metrics.stream_failed(self.model.id))
         self.handed_over = True
         return StreamingResponse(body, media_type="text/event-stream")
 
@@ -62,13 +66,15 @@ async def leased_engine(state: ServerState, model_id: str, caller: Caller) -> As
     (``Lease.stream``).
 
     A loaded engine is taken on the event loop; only a load goes to the thread pool, so a warm model's
-    answer does not pay a thread round-trip before its first token."""
+    answer does not pay a thread round-trip before its first token. The time to the first token counts from
+    here."""
+    times = TokenTimes()
     model = caller.served_model(state.catalog, model_id)
     slot = state.engines.reserve(model.id)
     lease: Lease | None = None
     try:
         engine = state.engines.loaded(model.id) or await run_in_threadpool(state.engines.get, model)
-        lease = Lease(model=model, engine=engine, slot=slot, state=state, key_id=caller.key_id)
+        lease = Lease(model=model, engine=engine, slot=slot, state=state, key_id=caller.key_id, times=times)
         yield lease
     finally:
         if lease is None or not lease.handed_over:
@@ -96,13 +102,17 @@ def sse(chunk: BaseModel) -> str:
     return f"data: {chunk.model_dump_json()}\n\n"
 
 
-async def sse_body(chunks: AsyncIterator[BaseModel], slot: Slot) -> AsyncIterator[str]:
-    """The events of a stream, ``data: [DONE]`` at the end, an error event if generation fails midway."""
+async def sse_body(
+    chunks: AsyncIterator[BaseModel], slot: Slot, on_failure: Callable[[], None]
+) -> AsyncIterator[str]:
+    """The events of a stream, ``data: [DONE]`` at the end, an error event (and ``on_failure``) if generation
+    fails midway."""
     try:
         async for chunk in chunks:
             yield sse(chunk)
         yield DONE
     except (APIError, CaretuneError) as exc:
+        on_failure()
         yield _error_event(str(exc), getattr(exc, "param", None))
     finally:
         slot.release()
