@@ -59,7 +59,7 @@ class TrainConfig(BaseModel):
     )
     passages: int = Field(3, ge=1, le=20, description="Passages per answer with --knowledge.")
     max_eval_examples: int | None = Field(
-        64, ge=0, description="Validate on a seeded sample of this many conversations (0: all)."
+        32, ge=0, description="Validate on a seeded sample of this many conversations (0: all)."
     )
     resume: bool = Field(False, description="Continue from the last checkpoint in --out.")
     max_steps: PositiveInt | None = Field(None, description="Stop after this many steps (smoke runs).")
