@@ -15,36 +15,65 @@ if [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/pip" install -q --upgrade pip
 fi
 
-# llama.cpp comes as source from PyPI and is compiled here: only the libraries caretune calls (not the
-# multimodal one), on every core, for this CPU but without its AMX kernels (they crash on machines whose CPU
-# reports AMX that the kernel does not grant). The wheel is kept under CARETUNE_HOME, keyed by version and
-# options, so another environment installs it instead of compiling again.
+# llama.cpp comes as source from PyPI and is compiled here: only the libraries caretune calls (no multimodal
+# library, and not the "common" library that llama-cpp-python forces on: scripts/llama-cpp-build.cmake), on
+# every core, for this CPU but without its AMX kernels (they crash on machines whose CPU reports AMX that the
+# kernel does not grant). The wheel is kept under CARETUNE_HOME, keyed by version and options, so another
+# environment installs it instead of compiling again. The first time, everything else is installed while it
+# compiles.
 llama_spec="$(grep -o 'llama-cpp-python==[0-9.]*' pyproject.toml)"
 no_amx="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
-export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DCMAKE_C_FLAGS='$no_amx' -DCMAKE_CXX_FLAGS='$no_amx'}"
+hook="$PWD/scripts/llama-cpp-build.cmake"
+export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DCMAKE_C_FLAGS='$no_amx' -DCMAKE_CXX_FLAGS='$no_amx' -DCMAKE_PROJECT_INCLUDE='$hook'}"
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
-wheels="${CARETUNE_HOME:-$HOME/.cache/caretune}/wheels/$(echo "$llama_spec $CMAKE_ARGS" | sha256sum | cut -c1-12)"
-if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+# The key holds the hook's text, not its path: every checkout shares one wheel.
+key="$( (echo "$llama_spec ${CMAKE_ARGS//$hook/}"; cat "$hook") | sha256sum | cut -c1-12)"
+wheels="${CARETUNE_HOME:-$HOME/.cache/caretune}/wheels/$key"
+
+compile_llama() {
   echo "[setup] compiling $llama_spec once (a few minutes; kept in $wheels)"
-  start=$SECONDS log="$(mktemp)"
+  local start=$SECONDS log
+  log="$(mktemp)"
   rm -rf "$wheels.partial"
-  # Ninja's "[12/140]" lines become one progress line; the log's end is shown if the build fails.
+  # Ninja's "[12/80]" lines become one progress line; the log's end is shown if the build fails.
   if ! "$venv/bin/pip" wheel -v --no-deps --no-cache-dir -w "$wheels.partial" "$llama_spec" 2>&1 | tee "$log" \
-      | awk '/^ *\[[0-9]+\/[0-9]+\]/ { printf "\r[setup] compiling llama.cpp %s %ds", $1, systime() - t0; fflush() }' \
+      | awk '/^ *\[[0-9]+\/[0-9]+\]/ { printf "\r[setup] compiling llama.cpp %s %ds ", $1, systime() - t0; fflush() }' \
         t0="$(date +%s)"; then
-    echo; tail -n 60 "$log"; echo "[setup] the llama.cpp build failed; full log: $log" >&2; exit 1
+    echo; tail -n 60 "$log"; echo "[setup] the llama.cpp build failed; full log: $log" >&2; return 1
   fi
-  echo
   mv "$wheels.partial" "$wheels"
-  echo "[setup] compiled in $((SECONDS - start)) s"
-fi
+  echo; echo "[setup] compiled llama.cpp in $((SECONDS - start)) s"
+}
+
+# caretune's dependencies (with EXTRA's), less llama-cpp-python: what can be installed while it compiles.
+other_requirements() {
+  "$venv/bin/python" - "$extra" <<'PY'
+import re, sys
+text = open("pyproject.toml", encoding="utf-8").read()
+blocks = [r"^dependencies = \[(.*?)^\]"] + ([rf"^{sys.argv[1]} = \[(.*?)^\]"] if sys.argv[1] else [])
+for block in blocks:
+    for requirement in re.findall(r'^\s*"([^"]+)"', re.search(block, text, re.S | re.M).group(1), re.M):
+        if not requirement.startswith("llama-cpp-python"):
+            print(requirement)
+PY
+}
 
 stamp="$venv/.caretune-installed${extra:+-$extra}"
 want="$( (cat pyproject.toml; echo "$wheels") | sha256sum | cut -d' ' -f1)"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+install=0
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then install=1; fi
+compiling=""
+if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+  compile_llama & compiling=$!
+fi
+if [ "$install" = 1 ]; then
   echo "[setup] installing caretune${extra:+[$extra]} (torch 2.13.0 CPU)"
   # torch first and pinned, so nothing below can pull a CUDA build.
   "$venv/bin/pip" install -q "torch==2.13.0"
+  if [ -n "$compiling" ]; then mapfile -t others < <(other_requirements); "$venv/bin/pip" install -q "${others[@]}"; fi
+fi
+if [ -n "$compiling" ]; then wait "$compiling" || exit 1; fi
+if [ "$install" = 1 ]; then
   "$venv/bin/pip" install -q --force-reinstall --no-deps "$wheels"/llama_cpp_python-*.whl
   "$venv/bin/pip" install -q --find-links "$wheels" -e ".${extra:+[$extra]}"
   echo "$want" > "$stamp"

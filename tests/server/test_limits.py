@@ -68,7 +68,7 @@ def test_engine_pool_keeps_the_most_recent(tiny_gemma_dir: Path, tiny_llama_dir:
     llama = ServedModel(id="l", source=str(tiny_llama_dir), created=0, owned_by="system")
     first = pool.get(gemma)
     pool.get(llama)
-    assert pool.loaded_ids() == (["l"] if capacity == 1 else ["g", "l"])
+    assert [model for model, _ in pool.loaded_engines()] == (["l"] if capacity == 1 else ["g", "l"])
     assert (pool.get(gemma) is first) == (capacity == 2)
 
 

@@ -8,7 +8,7 @@ from caretune.data.read_jsonl import numbered_examples
 from caretune.knowledge import KnowledgeBase
 from caretune.runs.info import KnowledgeSettings
 from caretune.training import RunInfo, TrainConfig, train
-from caretune.training.grounding import grounded_examples
+from caretune.training.grounding import grounded_examples, trained_turns
 from tests.knowledge.helpers import POLICIES
 
 
@@ -22,7 +22,7 @@ def test_each_trained_turn_gets_its_passages(chat_data_dir: Path, tmp_path: Path
     train_file = chat_data_dir / "train.jsonl"
     kb = _kb(tmp_path, train_file)
     numbered = numbered_examples(train_file)
-    grounded = grounded_examples(numbered, train_file, KnowledgeSettings(path=str(kb), passages=3))
+    grounded = grounded_examples(trained_turns(numbered), train_file, KnowledgeSettings(path=str(kb), passages=3))
     assert len(grounded) == sum(m.role == "assistant" for _, e in numbered for m in e.messages)
     for example in grounded:
         weights = [m.weight for m in example.messages if m.role == "assistant"]
@@ -39,7 +39,8 @@ def test_a_conversation_is_never_shown_its_own_answer(tmp_path: Path) -> None:
     rows = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]} for q, a in pairs]
     train_file = write_jsonl(tmp_path / "train.jsonl", rows)
     KnowledgeBase(tmp_path / "kb", create=True).add([train_file])
-    grounded = grounded_examples(numbered_examples(train_file), train_file, KnowledgeSettings(path=str(tmp_path / "kb")))
+    turns = trained_turns(numbered_examples(train_file))
+    grounded = grounded_examples(turns, train_file, KnowledgeSettings(path=str(tmp_path / "kb")))
     for (question, answer), example in zip(pairs, grounded):
         system = example.messages[0].content
         assert answer not in system and system.count("\n- ") == 2  # the two other conversations only
@@ -58,3 +59,22 @@ def test_a_run_trained_with_knowledge_answers_from_it(chat_data_dir: Path, tiny_
     engine = load_engine(run, engine="transformers")
     answer = prepare_answer(engine, [{"role": "user", "content": "do gift cards expire?"}], engine.prompting.knowledge)
     assert len(answer.passages) == 2 and "Gift cards never expire" in answer.prompt
+
+
+def test_a_short_run_reads_passages_only_for_the_turns_it_reaches(
+    chat_data_dir: Path, tiny_llama_dir: Path, tmp_path: Path
+) -> None:
+    """Two steps of two examples take four turns: only a seeded sample of four is read for passages, while
+    the ``auto`` hyperparameters still follow the whole file."""
+    from caretune.training.hyperparameters import _auto_epochs
+    from caretune.training.session import Session
+
+    kb = _kb(tmp_path, chat_data_dir / "train.jsonl")
+    turns = trained_turns(numbered_examples(chat_data_dir / "train.jsonl"))
+    config = TrainConfig(data=chat_data_dir, out=tmp_path / "run", base=str(tiny_llama_dir), knowledge=kb,
+                         max_steps=2, batch_size=2, max_seq_len=512)
+    first = Session.prepare(config, None)
+    again = Session.prepare(config.model_copy(update={"out": tmp_path / "again"}), None)
+    assert len(turns) > 4 and len(first.trainer.train_dataset) == 4
+    assert first.trainer.train_dataset["input_ids"] == again.trainer.train_dataset["input_ids"]  # the seed's sample
+    assert first.info.hyperparameters.n_epochs == _auto_epochs(len(turns)) != _auto_epochs(4)

@@ -65,7 +65,7 @@ def test_an_app_key_on_the_agent_and_admin_pages(make_context, app_key: str) -> 
     admin = context.new_page()
     admin.goto("/admin.html")
     expect(admin.locator("#models li")).to_have_count(len(MODELS) + 4)  # its models and the GPT-3 aliases
-    for hidden in ("#jobs", "#files", "#knowledge", "#keys", "#usage", "#audit", "#export"):
+    for hidden in ("#figures", "#jobs", "#files", "#knowledge", "#keys", "#usage", "#audit", "#export"):
         expect(admin.locator(hidden)).to_be_hidden()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import pytest
@@ -85,3 +86,25 @@ def test_admin_page_shows_jobs_with_a_live_loss_chart_models_and_files(
     expect(page.locator("#models")).to_contain_text(LLAMA)
     expect(page.locator("#files tbody")).to_contain_text("support.jsonl")
     screenshot(page, "admin", full_page=True)
+
+
+def test_admin_page_shows_the_servers_figures(context, site: str, webapp_key: str) -> None:
+    """The headline figures after real answers: the tokens they used, a time to first token, the model that
+    answered, an error; each as /v1/metrics/summary (and so /metrics) has it."""
+    headers = {"Authorization": f"Bearer {webapp_key}"}
+    ask = {"model": LLAMA, "messages": [{"role": "user", "content": "hello"}], "max_tokens": 4}
+    for _ in range(2):
+        httpx.post(f"{site}/v1/chat/completions", headers=headers, json=ask, timeout=60).raise_for_status()
+    httpx.post(f"{site}/v1/chat/completions", headers=headers, json={**ask, "model": "no-such-model"})
+    summary = httpx.get(f"{site}/v1/metrics/summary", headers=headers).json()
+    assert summary["completion_tokens"] > 0 and summary["errors"] > 0 and summary["time_to_first_token_p50"] > 0
+
+    page = context.new_page()
+    page.goto("/admin.html")
+    figure = lambda name: page.locator("#figures div", has_text=name).locator("dd")  # noqa: E731
+    expect(figure("Tokens in / out")).to_have_text(f"{summary['prompt_tokens']} / {summary['completion_tokens']}")
+    expect(figure("Errors")).to_have_text(str(summary["errors"]))
+    expect(figure("Time to first token")).to_have_text(re.compile(r"^\d+ ms$|^\d+\.\d\d s$"))
+    expect(figure("Models loaded")).to_contain_text(LLAMA)
+    expect(figure("Fine-tuning jobs")).to_contain_text("running")
+    assert int(figure("Requests").inner_text()) >= summary["requests"]

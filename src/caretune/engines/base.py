@@ -8,8 +8,10 @@ a request may ask for, and its rules, is ``caretune.engines.params``.
 from __future__ import annotations
 
 import functools
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
@@ -86,6 +88,59 @@ class StreamEvent(BaseModel):
     generated: int | None = Field(default=None, exclude=True)
 
 
+@dataclass
+class TokenTimes:
+    """When a request's text came out, for the server's latency figures: seconds from ``start`` to the first
+    text, and between the texts after it (one token each, unless a possible stop sequence held text back).
+
+    Only choice 0 is timed: a request's candidates are decoded in the same steps."""
+
+    start: float = field(default_factory=time.perf_counter)
+    first_token: float | None = None
+    gaps: list[float] = field(default_factory=list)
+    _last: float | None = None
+
+    def mark(self, event: StreamEvent) -> None:
+        """Note the time of ``event`` if it carries choice 0's text (a list append: it runs per token)."""
+        if event.index != 0 or not event.text:
+            return
+        now = time.perf_counter()
+        if self._last is None:
+            self.first_token = now - self.start
+        else:
+            self.gaps.append(now - self._last)
+        self._last = now
+
+    def timed(self, events: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
+        """``events``, each marked as it passes."""
+        for event in events:
+            self.mark(event)
+            yield event
+
+
+def _figure(documentation: str, counted: bool = False):
+    """An ``EngineStats`` field: its meaning (the metric's help), and whether it counts up since the load."""
+    return field(default=None, metadata={"documentation": documentation, "counted": counted})
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """What an engine can tell about its work and memory at one moment; None where it cannot tell.
+
+    The server's ``/metrics`` shows each field as ``caretune_<field>`` per model, read at each scrape, never
+    on a request's path. The prefix-cache fields are for an engine that keeps prompts' KV state between
+    requests."""
+
+    requests_waiting: int | None = _figure("Requests the engine has not started: waiting for a sequence or cells.")
+    sequences_running: int | None = _figure("Sequences (candidates) being decoded.")
+    kv_cells_used: int | None = _figure("KV cache cells held by running requests.")
+    kv_cells: int | None = _figure("KV cache cells in all.")
+    kv_cache_bytes: int | None = _figure("Memory of the KV cache, allocated at load.")
+    prefix_cache_queries: int | None = _figure("Prompt tokens looked up in the prefix cache.", counted=True)
+    prefix_cache_hits: int | None = _figure("Prompt tokens found in the prefix cache, not prefilled.", counted=True)
+    prefix_cache_bytes: int | None = _figure("Memory the cached prompts hold.")
+
+
 class Engine(ABC):
     """A loaded model that completes prompts; thread-safe, so one instance serves every request.
 
@@ -158,10 +213,15 @@ class Engine(ABC):
         params.check_streamable()
         yield from self._generate(prompt, params)
 
-    async def astream(self, prompt: Prompt, params: SamplingParams) -> AsyncIterator[StreamEvent]:
-        """`stream` for a caller on an event loop (the server), which it never blocks."""
+    async def astream(
+        self, prompt: Prompt, params: SamplingParams, times: TokenTimes | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        """`stream` for a caller on an event loop (the server), which it never blocks; ``times`` notes when
+        each text reached the caller."""
         params.check_streamable()
         async for event in self._agenerate(prompt, params):
+            if times is not None:
+                times.mark(event)
             yield event
 
     async def _agenerate(self, prompt: Prompt, params: SamplingParams) -> AsyncIterator[StreamEvent]:
@@ -173,15 +233,21 @@ class Engine(ABC):
         async for event in stream_in_thread(lambda: self._generate(prompt, params)):
             yield event
 
-    def complete(self, prompt: Prompt, params: SamplingParams) -> CompletionResult:
-        """Generate all candidates and return the `n` best (by mean log-probability when best_of > n)."""
+    def complete(self, prompt: Prompt, params: SamplingParams, times: TokenTimes | None = None) -> CompletionResult:
+        """Generate all candidates and return the `n` best (by mean log-probability when best_of > n);
+        ``times`` notes when each text was generated."""
         from caretune.engines.collect import collect
 
-        return collect(self._generate(prompt, params), params)
+        events = self._generate(prompt, params)
+        return collect(times.timed(events) if times is not None else events, params)
 
     @abstractmethod
     def _generate(self, prompt: Prompt, params: SamplingParams) -> Iterator[StreamEvent]:
         """Stream every candidate (best_of of them), then one event with the usage."""
+
+    def stats(self) -> EngineStats:
+        """Its load and memory now, as far as the engine can tell (by default: nothing)."""
+        return EngineStats()
 
     def close(self) -> None:
         """Release native resources; an engine that holds none has nothing to do."""

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from caretune.engines.async_stream import LoopQueue
-from caretune.engines.base import Engine, Prompt, StreamEvent
+from caretune.engines.base import Engine, EngineStats, Prompt, StreamEvent
 from caretune.engines.params import MAX_CANDIDATES, EngineError, SamplingParams
 from caretune.engines.candidate import Candidate
 from caretune.engines.gguf_files import gguf_files
@@ -96,6 +96,19 @@ class LlamaCppEngine(Engine):
         candidates = [Candidate(i, params, self._vocab, budget, score=n > params.n) for i in range(n)]
         want_prompt_logits = params.echo and params.logprobs is not None
         return Request(self.prompt_text(prompt, ids), ids, candidates, want_prompt_logits, events)
+
+    def stats(self) -> EngineStats:
+        """The scheduler's queue and sequences, the KV cache's cells in use and memory, and the prompt
+        cache's lookups, hits and memory (in prompt tokens, when it is on)."""
+        waiting, running, cells = self._scheduler.load()
+        cache = self.prompt_cache_stats()
+        return EngineStats(
+            requests_waiting=waiting, sequences_running=running, kv_cells_used=cells,
+            kv_cells=self._runtime.config.n_ctx, kv_cache_bytes=self._runtime.kv_cache_bytes,
+            prefix_cache_queries=cache.prompt_tokens if cache else None,
+            prefix_cache_hits=cache.reused_tokens if cache else None,
+            prefix_cache_bytes=cache.cached_bytes if cache else None,
+        )
 
     def close(self) -> None:
         """Stop the decode thread and free llama.cpp's memory."""

@@ -4,18 +4,23 @@ llama.cpp writes hundreds of lines per load to stderr, some at ERROR level for h
 tensor that "cannot use buft 'CPU_REPACK'", a "control-looking token" in Gemma's vocabulary). They drowned
 `caretune ask` and `caretune chat`, and llama-cpp-python's own switch only silences levels below ERROR.
 Every line goes to the Python logger ``caretune.llamacpp`` instead (DEBUG), and the last lines are kept so
-that an error about a failed load can say what llama.cpp said.
+that an error about a failed load can say what llama.cpp said. Some figures llama.cpp reports only there
+(the memory it gave the KV cache), and ``watching`` collects the lines that carry them.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 log = logging.getLogger("caretune.llamacpp")
 _recent: deque[str] = deque(maxlen=50)
 _callback: object | None = None  # the ctypes callback; kept referenced so it is not garbage collected
+_local = threading.local()  # this thread's watches: [(marker, lines seen)]
 
 
 def capture() -> None:
@@ -31,6 +36,9 @@ def capture() -> None:
         if line:
             _recent.append(line)
             log.debug(line)
+            for marker, seen in getattr(_local, "watches", ()):
+                if marker in line:
+                    seen.append(line)
 
     _callback = on_log
     llama_cpp.llama_log_set(on_log, ctypes.c_void_p(0))
@@ -39,3 +47,16 @@ def capture() -> None:
 def recent(lines: int = 3) -> str:
     """The last ``lines`` lines llama.cpp logged, for an error message ('' if none)."""
     return " | ".join(list(_recent)[-lines:])
+
+
+@contextmanager
+def watching(marker: str) -> Iterator[list[str]]:
+    """The lines holding ``marker`` that llama.cpp logs inside the block from this thread (it logs a load
+    from the thread that asked for it, so another thread's load does not mix in)."""
+    seen: list[str] = []
+    watch = (marker, seen)
+    _local.watches = [*getattr(_local, "watches", ()), watch]
+    try:
+        yield seen
+    finally:
+        _local.watches = [w for w in _local.watches if w is not watch]

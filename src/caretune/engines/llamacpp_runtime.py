@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,18 @@ def shorten_openmp_spin() -> None:
     loaded, not only before llama_cpp is imported. A process that imported torch earlier keeps the default.
     """
     os.environ.setdefault("GOMP_SPINCOUNT", _OPENMP_SPIN)
+
+
+# llama.cpp reports the memory it gives the KV cache only in its log, a line per cache (a model with sliding-
+# window layers has two): "llama_kv_cache:        CPU KV buffer size =   120.00 MiB".
+_KV_BUFFER_LINE = "KV buffer size"
+_MIB = re.compile(r"=\s*([0-9.]+)\s*MiB")
+
+
+def _logged_bytes(lines: list[str]) -> int | None:
+    """The sum of the MiB figures of ``lines``, in bytes (None without one)."""
+    sizes = [float(m.group(1)) for line in lines if (m := _MIB.search(line))]
+    return round(sum(sizes) * (1 << 20)) if sizes else None
 
 
 @dataclass(frozen=True)
@@ -99,7 +112,9 @@ class LlamaRuntime:
             # kernel rounds through f16), so greedy output matches transformers token for token.
             params.type_k = params.type_v = llama_cpp.GGML_TYPE_F32
             params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
-        self._ctx = llama_cpp.llama_init_from_model(self._model, params)
+        with llamacpp_log.watching(_KV_BUFFER_LINE) as kv_lines:
+            self._ctx = llama_cpp.llama_init_from_model(self._model, params)
+        self.kv_cache_bytes = _logged_bytes(kv_lines)
         if not self._ctx:
             raise CaretuneError(f"llama.cpp could not create a context (out of memory?): {llamacpp_log.recent()}")
         self._adapter = self._apply_lora(lora_path) if lora_path else None

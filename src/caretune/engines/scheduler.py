@@ -143,6 +143,12 @@ class Scheduler:
         finally:
             request.cancelled = True
 
+    def load(self) -> tuple[int, int, int]:
+        """(requests waiting, sequences running, KV cells reserved) at this moment. Read without the decode
+        thread's cooperation (each is one read of a value that thread replaces), so a metrics scrape never
+        holds it up; a read in the middle of a step may be one step off."""
+        return self._inbox.qsize() + len(self._waiting), len(self._active), self._cells_in_use
+
     def _enqueue(self, request: Request) -> None:
         with self._lock:  # a request is queued before close's sentinel, or refused
             if self._closed:

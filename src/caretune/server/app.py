@@ -23,6 +23,7 @@ from caretune.server.routes import (
     fine_tuning,
     keys,
     knowledge,
+    metrics,
     models,
     uploads,
 )
@@ -35,6 +36,7 @@ from caretune.server.errors import CatchUnexpected, install_error_handlers
 from caretune.server.job_scheduler import JobScheduler
 from caretune.server.limits import UsageMeter
 from caretune.server.serving_uploads import parts_root, sweep_parts
+from caretune.server.metrics import RequestMetrics, ServerMetrics
 from caretune.server.settings import ServerSettings
 from caretune.server.state import ServerState
 from caretune.storage.db import create_all, make_engine, session_factory
@@ -58,6 +60,11 @@ def build_state(settings: ServerSettings) -> ServerState:
         if removed := files.sweep(stored_ids(session)):
             log.warning("removed %d file(s) of unfinished uploads from %s", len(removed), files.root)
         sweep_parts(session, parts_root(settings.data_dir))
+    engines = EnginePool(
+        settings.max_loaded_models, settings.engine, settings.max_queue, settings.threads,
+        prompt_cache_mb=settings.prompt_cache_mb, prompt_cache_dir=settings.prompt_cache_dir,
+        prompt_lookup=settings.prompt_lookup,
+    )
     return ServerState(
         settings=settings,
         db=db,
@@ -67,13 +74,10 @@ def build_state(settings: ServerSettings) -> ServerState:
             settings.models, sessions, settings.org, settings.aliases, settings.gpt3_aliases,
             settings.served_knowledge(), settings.served_handoff(),
         ),
-        engines=EnginePool(
-            settings.max_loaded_models, settings.engine, settings.max_queue, settings.threads,
-            prompt_cache_mb=settings.prompt_cache_mb, prompt_cache_dir=settings.prompt_cache_dir,
-            prompt_lookup=settings.prompt_lookup,
-        ),
+        engines=engines,
         keys=KeyLookup(db),
         usage=UsageMeter(sessions),
+        metrics=ServerMetrics(engines, sessions),
     )
 
 
@@ -112,8 +116,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     allow_origins(app, settings.cors_origin)
     app.add_middleware(CatchUnexpected)
+    app.add_middleware(RequestMetrics, metrics=state.metrics)  # outside the others: it counts their 413s and 500s
     app.add_middleware(SecurityHeaders)  # last: the outermost, so every response has them, a 500 too
-    areas = (models, completions, chat, files, uploads, fine_tuning, fine_tunes, knowledge, conversations, keys, audit)
+    areas = (
+        models, completions, chat, files, uploads, fine_tuning, fine_tunes, knowledge, conversations, keys, audit,
+        metrics,
+    )
     for area in areas:
         app.include_router(area.router)
     app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="webapp")

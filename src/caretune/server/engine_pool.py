@@ -31,10 +31,15 @@ class EnginePool:
         self._in_flight: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def loaded_ids(self) -> list[str]:
-        """Ids of the engines in memory, least recently used first."""
+    def loaded_engines(self) -> list[tuple[str, Engine]]:
+        """The engines in memory with their model ids, least recently used first."""
         with self._lock:
-            return list(self._loaded)
+            return list(self._loaded.items())
+
+    def in_flight(self) -> dict[str, int]:
+        """Requests holding a slot, by model (every model asked for since the start, 0 when idle)."""
+        with self._lock:
+            return dict(self._in_flight)
 
     def loaded(self, model_id: str) -> Engine | None:
         """The engine if it is in memory (marked most recently used), else None: never blocks on a load."""

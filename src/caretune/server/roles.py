@@ -34,6 +34,7 @@ class Permission(str, Enum):
     KEYS = "keys"
     USAGE = "usage"
     AUDIT = "audit"
+    METRICS = "metrics"  # /metrics (Prometheus) and the admin page's summary of it
 
 
 # Which conversations a role sees: all of them, those handed off to a person, or its customer's own.

@@ -264,7 +264,7 @@ def _chat_logprobs(logprobs: Logprobs | None) -> ChoiceLogprobs | None:
 async def _complete(
     lease: Lease, prompt: str, params: SamplingParams, context: AnswerContext | None
 ) -> ChatCompletionResponse:
-    result = await run_in_threadpool(lease.engine.complete, prompt, params)
+    result = await run_in_threadpool(lease.engine.complete, prompt, params, lease.times)
     return ChatCompletionResponse(
         id=new_id("chatcmpl-"),
         created=now(),
@@ -297,7 +297,7 @@ async def _stream_chunks(
     usage: UsageInfo | None = None
     sent: list[str] = []  # the reply so far (one choice: a conversation keeps one reply per turn)
     try:
-        async for event in lease.engine.astream(prompt, params):
+        async for event in lease.engine.astream(prompt, params, lease.times):
             lease.tally.add(event)
             sent.append(event.text)
             for choice in _event_choices(event, started, context):

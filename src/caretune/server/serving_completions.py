@@ -47,7 +47,7 @@ def _plans(
 async def _complete(lease: Lease, plans: list[tuple[Prompt, SamplingParams]]) -> CompletionResponse:
     results: list[CompletionResult] = []
     for prompt, params in plans:
-        results.append(await run_in_threadpool(lease.engine.complete, prompt, params))
+        results.append(await run_in_threadpool(lease.engine.complete, prompt, params, lease.times))
     choices = [
         CompletionChoice(
             index=i * params.n + choice.index,
@@ -73,7 +73,7 @@ async def _stream_chunks(
     completion_id, created = new_id("cmpl-"), now()
     for i, (prompt, params) in enumerate(plans):
         lease.tally.begin(lease.engine.count_tokens(prompt))
-        async for event in lease.engine.astream(prompt, params):
+        async for event in lease.engine.astream(prompt, params, lease.times):
             lease.tally.add(event)
             if event.text or event.finish_reason or event.logprobs:
                 choice = _stream_choice(event, i * params.n)

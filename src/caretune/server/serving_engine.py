@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from caretune.engines.base import Engine, StreamEvent
+from caretune.engines.base import Engine, StreamEvent, TokenTimes
 from caretune.errors import CaretuneError
 from caretune.server.auth import Caller
 from caretune.server.catalog import ServedModel
@@ -73,13 +73,15 @@ class StreamTally:
 
 @dataclass
 class Lease:
-    """A model's engine, held for one request, and the state that counts the request against its key."""
+    """A model's engine, held for one request, and the state that counts the request against its key and in
+    the server's metrics (``times``: when its text came out, which the engine notes when handed it)."""
 
     model: ServedModel
     engine: Engine
     slot: Slot
     state: ServerState
     key: LiveKey | None
+    times: TokenTimes
     handed_over: bool = False
     tally: StreamTally = field(default_factory=StreamTally)  # a stream's cost so far
     _hold: Hold | None = None
@@ -92,10 +94,15 @@ class Lease:
             self._hold = await self.state.usage.hold(self.key.id, tokens, self.key.tokens_per_day)
 
     def usage(self, prompt_tokens: int, completion_tokens: int) -> UsageInfo:
-        """The request's usage, counted against its key once (when its answer is done), in place of its hold."""
-        if self.key is not None and not self._counted:
-            self.state.usage.record(self.key.id, self.model.id, prompt_tokens, completion_tokens, settles=self._hold)
-            self._hold = None
+        """The request's usage, counted once (when its answer is done): against its key, in place of its
+        hold, and in the metrics."""
+        if not self._counted:
+            if self.key is not None:
+                self.state.usage.record(
+                    self.key.id, self.model.id, prompt_tokens, completion_tokens, settles=self._hold
+                )
+                self._hold = None
+            self.state.metrics.answered(self.model.id, prompt_tokens, completion_tokens, self.times)
         self._counted = True
         return UsageInfo.of(prompt_tokens, completion_tokens)
 
@@ -125,13 +132,15 @@ async def leased_engine(state: ServerState, model_id: str, caller: Caller) -> As
     (``Lease.stream``).
 
     A loaded engine is taken on the event loop; only a load goes to the thread pool, so a warm model's
-    answer does not pay a thread round-trip before its first token."""
+    answer does not pay a thread round-trip before its first token. The time to the first token counts from
+    here."""
+    times = TokenTimes()
     model = caller.served_model(state.catalog, model_id)
     slot = state.engines.reserve(model.id)
     lease: Lease | None = None
     try:
         engine = state.engines.loaded(model.id) or await run_in_threadpool(state.engines.get, model)
-        lease = Lease(model=model, engine=engine, slot=slot, state=state, key=caller.key)
+        lease = Lease(model=model, engine=engine, slot=slot, state=state, key=caller.key, times=times)
         yield lease
     finally:
         if lease is None:
@@ -162,12 +171,14 @@ def sse(chunk: BaseModel) -> str:
 
 
 async def sse_body(chunks: AsyncIterator[BaseModel], lease: Lease) -> AsyncIterator[str]:
-    """The events of a stream, ``data: [DONE]`` at the end, an error event if generation fails midway."""
+    """The events of a stream, ``data: [DONE]`` at the end, an error event (counted in the metrics) if
+    generation fails midway."""
     try:
         async for chunk in chunks:
             yield sse(chunk)
         yield DONE
     except (APIError, CaretuneError) as exc:
+        lease.state.metrics.stream_failed(lease.model.id)
         yield _error_event(str(exc), getattr(exc, "param", None))
     finally:
         lease.release()

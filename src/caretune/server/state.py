@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from caretune.server.catalog import Catalog
 from caretune.server.engine_pool import EnginePool
 from caretune.server.limits import RateLimiter, UsageMeter
+from caretune.server.metrics import ServerMetrics
 from caretune.server.settings import ServerSettings
 from caretune.storage.files import FileStore
 from caretune.storage.keys import KeyLookup
@@ -32,6 +33,7 @@ class ServerState:
     engines: EnginePool
     keys: KeyLookup  # every request's key: on the event loop for SQLite, else in threads of its own
     usage: UsageMeter  # each key's requests and tokens, and its daily token budget
+    metrics: ServerMetrics  # this server's Prometheus registry
     limiter: RateLimiter = field(default_factory=RateLimiter)  # each key's request rate
     # Set after a job is created or cancelled: wakes the job scheduler, which otherwise looks only now and then.
     jobs_changed: threading.Event = field(default_factory=threading.Event)

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, select, update
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from caretune.runs.model_ids import fine_tuned_model_id
@@ -132,3 +132,19 @@ def transition(session: Session, job_id: str, from_status: tuple[str, ...], **va
 def oldest_with_status(session: Session, status: str) -> Job | None:
     """The job that has waited longest in ``status`` (first come, first served)."""
     return session.scalars(select(Job).where(Job.status == status).order_by(Job.created_at).limit(1)).first()
+
+
+def jobs_by_status(session: Session) -> dict[str, int]:
+    """How many jobs are in each status."""
+    rows = session.execute(select(Job.status, func.count()).group_by(Job.status))
+    return {status: count for status, count in rows}
+
+
+def latest_step(session: Session, job_id: str) -> int | None:
+    """The step of the job's last logged metrics, None before its first."""
+    data = session.scalars(
+        select(JobEvent.data).where(JobEvent.job_id == job_id, JobEvent.type == "metrics").order_by(JobEvent.seq.desc())
+        .limit(1)
+    ).first()
+    step = (data or {}).get("step")
+    return int(step) if step is not None else None

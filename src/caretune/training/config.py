@@ -19,8 +19,10 @@ from caretune.runs.hyperparameters import (
 from caretune.runs.info import KnowledgeSettings
 
 _AUTO = "'auto' (default) chooses it from the number of training examples, as OpenAI does."
-# Without --eval-steps or --save-steps, a run evaluates and checkpoints about this many times.
-EVALUATIONS_PER_RUN = 10
+# Without --eval-steps or --save-steps, a run evaluates (after the base model's evaluation at step 0) and
+# checkpoints about this many times: a loss curve's shape shows in five points, and each evaluation costs
+# as much as several training steps (docs/PERFORMANCE.md).
+EVALUATIONS_PER_RUN = 4
 CHECKPOINTS_PER_RUN = 5
 
 
@@ -57,7 +59,7 @@ class TrainConfig(BaseModel):
     )
     passages: int = Field(3, ge=1, le=20, description="Passages per answer with --knowledge.")
     max_eval_examples: int | None = Field(
-        64, ge=0, description="Validate on a seeded sample of this many conversations (0: all)."
+        32, ge=0, description="Validate on a seeded sample of this many conversations (0: all)."
     )
     resume: bool = Field(False, description="Continue from the last checkpoint in --out.")
     max_steps: PositiveInt | None = Field(None, description="Stop after this many steps (smoke runs).")

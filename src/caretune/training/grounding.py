@@ -18,19 +18,25 @@ from caretune.knowledge.documents import origin_of
 from caretune.runs.info import KnowledgeSettings
 
 
-def grounded_examples(
-    examples: list[tuple[int, ChatExample]], path: Path, knowledge: KnowledgeSettings
-) -> list[ChatExample]:
-    """Every trained agent turn of ``examples`` (lines of ``path``) with its passages in the system message."""
-    from caretune.knowledge.embeddings import get_embedder
+# A trained agent turn: (line of its conversation in the file, the conversation, the index of the turn).
+Turn = tuple[int, ChatExample, int]
 
-    kb = open_knowledge(knowledge.path)
-    turns = [
+
+def trained_turns(examples: list[tuple[int, ChatExample]]) -> list[Turn]:
+    """Every agent turn of ``examples`` (numbered lines) that is trained (weight not 0): one example each."""
+    return [
         (line, example, end)
         for line, example in examples
         for end, message in enumerate(example.messages)
         if message.role == "assistant" and message.weight != 0
     ]
+
+
+def grounded_examples(turns: list[Turn], path: Path, knowledge: KnowledgeSettings) -> list[ChatExample]:
+    """Each of ``turns`` (of conversations in ``path``) as an example, its passages in the system message."""
+    from caretune.knowledge.embeddings import get_embedder
+
+    kb = open_knowledge(knowledge.path)
     queries = [search_query(_plain(example.messages[:end])) for _, example, end in turns]
     vectors = get_embedder().encode(queries, progress=True)  # in batches: far faster than one by one
     grounded = []

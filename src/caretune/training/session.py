@@ -11,6 +11,7 @@ from pathlib import Path
 from caretune.errors import InputError
 from caretune.training.callbacks import FinalCheckpoint, MetricsRecorder, ProgressBar, StopOnInterrupt
 from caretune.training.config import TrainConfig
+from caretune.runs.hyperparameters import Hyperparameters
 from caretune.runs.info import RunInfo, Status, now
 from caretune.runs.layout import CHECKPOINTS, checkpoint_step
 from caretune.training.start import StartingPoint, starting_point
@@ -89,41 +90,62 @@ class _TokenizedData:
     valid: list[dict]
     tokenizer: object
     fmt: object
+    hyperparameters: Hyperparameters  # resolved from the number of examples of the whole file
 
     @classmethod
     def read(cls, config: TrainConfig, start: StartingPoint) -> _TokenizedData:
         from caretune.models.registry import load_tokenizer
         from caretune.prompting import choose_format
         from caretune.training.data import data_files, read_training_file, tokenize_examples
+        from caretune.training.hyperparameters import resolve_hyperparameters
 
         train_file, valid_file = data_files(config.data, config.validation_file)
         numbered = read_training_file(train_file)  # bad data fails before the model loads
         valid_numbered = _sample(read_training_file(valid_file) if valid_file else [], config.max_eval_examples, config.seed)
+        units = _units(numbered, train_file, config)
+        hyperparameters = resolve_hyperparameters(config, len(units))
+        reached = _sample(units, _reach(hyperparameters), config.seed)
         tokenizer = load_tokenizer(start.base_model)
         fmt = start.prompt_format or choose_format(tokenizer, start.base_model)
         prompt_labels = config.prompt_loss_weight > 0
-        trained = _trained_form(numbered, train_file, config)
+        trained = _trained_form(reached, train_file, config)
         rows = tokenize_examples(trained, fmt, tokenizer, config.max_seq_len, prompt_labels)
         if not rows:
             raise InputError("no example has an agent turn to train on", train_file)
-        valid_examples = _trained_form(valid_numbered, valid_file, config)
+        valid_examples = _trained_form(_units(valid_numbered, valid_file, config), valid_file, config)
         valid = tokenize_examples(valid_examples, fmt, tokenizer, config.max_seq_len, prompt_labels)
         examples = [example for _, example in numbered]
         files = [f for f in (train_file, valid_file) if f is not None]
-        return cls(files, examples, rows, valid, tokenizer, fmt)
+        return cls(files, examples, rows, valid, tokenizer, fmt, hyperparameters)
 
 
-def _trained_form(numbered: list, path: Path | None, config: TrainConfig) -> list:
-    """The examples as training sees them: as they are, or (``--knowledge``) each agent turn with its passages."""
+def _units(numbered: list, path: Path | None, config: TrainConfig) -> list:
+    """What one training example is made from: a numbered example, or (``--knowledge``) an agent turn."""
     if config.knowledge is None or path is None:
-        return [example for _, example in numbered]
+        return numbered
     from caretune.data.schema import ChatExample
-    from caretune.training.grounding import grounded_examples
+    from caretune.training.grounding import trained_turns
 
     if not all(isinstance(example, ChatExample) for _, example in numbered):
         raise InputError("--knowledge reads chat-format conversations (prompt/completion pairs have no turns)", path)
+    return trained_turns(numbered)
 
-    return grounded_examples(numbered, path, config.knowledge_settings())
+
+def _reach(hp: Hyperparameters) -> int | None:
+    """How many examples a run ending before its first epoch does (``max_steps`` batches); None: all."""
+    return hp.max_steps * hp.batch_size if hp.max_steps else None
+
+
+def _trained_form(units: list, path: Path | None, config: TrainConfig) -> list:
+    """The examples as training sees them: as they are, or (``--knowledge``) each agent turn with its passages.
+
+    Only the examples the run reaches are read for passages: retrieval for every turn of a large file took
+    longer than a short run's training (docs/PERFORMANCE.md)."""
+    if config.knowledge is None or path is None:
+        return [example for _, example in units]
+    from caretune.training.grounding import grounded_examples
+
+    return grounded_examples(units, path, config.knowledge_settings())
 
 
 def _sample(examples: list, limit: int | None, seed: int) -> list:
@@ -142,10 +164,8 @@ def _sample(examples: list, limit: int | None, seed: int) -> list:
 def _run_info(config: TrainConfig, data: _TokenizedData, start: StartingPoint) -> RunInfo:
     """``run.json`` at the start of a run: what serving needs, and what reproduces it."""
     from caretune.training.data import common_system_prompt, sha256_of
-    from caretune.training.hyperparameters import resolve_hyperparameters
     from caretune.training.setup import planned_steps
 
-    hyperparameters = resolve_hyperparameters(config, len(data.train))
     return RunInfo(
         name=config.out.name,
         base_model=start.base_model,
@@ -155,8 +175,8 @@ def _run_info(config: TrainConfig, data: _TokenizedData, start: StartingPoint) -
         stop=data.fmt.stop,
         system_prompt=common_system_prompt(data.examples),
         knowledge=config.knowledge_settings(),
-        hyperparameters=hyperparameters,
-        total_steps=planned_steps(len(data.train), hyperparameters),
+        hyperparameters=data.hyperparameters,
+        total_steps=planned_steps(len(data.train), data.hyperparameters),
         data={str(f): sha256_of(f) for f in data.files},
     )
 

@@ -1,4 +1,4 @@
-// The admin page: fine-tuning jobs with a live loss chart, the served models, the knowledge bases and the
+// The admin page: the server's headline figures, fine-tuning jobs with a live loss chart, the served models, the knowledge bases and the
 // passages answers use most, the uploaded files, the feedback export, the API keys, their usage and the
 // audit log, all read from the same /v1 routes an OpenAI client uses. Each section shows only to a key
 // whose role may see it (an agent's key: models and knowledge; an app key: its models).
@@ -73,6 +73,30 @@ async function selectJob(job) {
   state.job = job;
   await refreshJobs();
   await drawJob();
+}
+
+function seconds(value) {
+  return value === null ? "—" : value < 1 ? `${Math.round(value * 1000)} ms` : `${value.toFixed(2)} s`;
+}
+
+function jobFigure(jobs, running) {
+  const queued = jobs.queued + jobs.validating_files;
+  const progress = running.map((j) => `${j.id}: step ${j.step}${j.planned_steps ? ` of ${j.planned_steps}` : ""}`);
+  return [`${jobs.running} running, ${queued} queued`, ...progress].join(" · ");
+}
+
+/** The headline figures of /v1/metrics/summary, which reads the registry /metrics shows. */
+async function refreshFigures() {
+  const m = await api("/v1/metrics/summary");
+  const figures = [
+    ["Requests", String(m.requests)],
+    ["Errors", String(m.errors)],
+    ["Time to first token (median)", seconds(m.time_to_first_token_p50)],
+    ["Tokens in / out", `${m.prompt_tokens} / ${m.completion_tokens}`],
+    ["Models loaded", m.models_loaded.join(", ") || "none"],
+    ["Fine-tuning jobs", jobFigure(m.jobs, m.running_jobs)],
+  ];
+  byId("figures").replaceChildren(...figures.map(([name, value]) => el("div", {}, el("dt", { text: name }), el("dd", { text: value }))));
 }
 
 async function refreshModels() {
@@ -188,6 +212,7 @@ async function downloadExport() {
 }
 
 async function poll() {
+  if (may(state.me, "metrics")) await refreshFigures();
   if (!may(state.me, "fine_tuning") || (state.job && !UNFINISHED.includes(state.job.status))) return;
   await refreshJobs();
   await drawJob();
@@ -199,6 +224,7 @@ function fail(err) {
 
 // Each section with what it needs (its `data-needs`) and how it fills itself.
 const SECTIONS = [
+  ["metrics", refreshFigures],
   ["fine_tuning", () => refreshJobs().then(drawJob)],
   ["models.read", refreshModels],
   ["knowledge.read", refreshKnowledge],
