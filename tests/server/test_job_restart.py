@@ -99,8 +99,8 @@ def test_a_job_resumes_from_its_checkpoint_after_the_server_is_killed(
     try:
         wait_until_serving(port, server)
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0)
-        # 24 steps, a checkpoint every 4: the kill comes with steps left even on a fast machine.
-        job_id = _upload_and_create(client, tmp_path, n_epochs=2, batch_size=1)
+        # 96 steps, a checkpoint every 19: the kill comes with many steps left even on a fast machine.
+        job_id = _upload_and_create(client, tmp_path, n_epochs=8, batch_size=1)
         _wait_for_checkpoint(client, job_id)
         trainer = next(p for p in psutil.process_iter(["cmdline"]) if job_id in (p.info["cmdline"] or []))
     finally:

@@ -28,7 +28,8 @@ def test_each_trained_turn_gets_its_passages(chat_data_dir: Path, tmp_path: Path
         weights = [m.weight for m in example.messages if m.role == "assistant"]
         assert weights[-1] == 1 and all(w == 0 for w in weights[:-1])  # one trained turn, earlier ones context
         assert example.messages[0].content.startswith("You are a customer support agent for Acme.\n\n")
-        assert example.messages[0].content.count("\n- ") == 3
+        # Up to 3: the synthetic conversations repeat their answers, and search keeps one of near-duplicates.
+        assert 2 <= example.messages[0].content.count("\n- ") <= 3
 
 
 def test_a_conversation_is_never_shown_its_own_answer(tmp_path: Path) -> None:
