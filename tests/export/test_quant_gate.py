@@ -17,12 +17,12 @@ from caretune.runs.refs import resolve_ref
 from tests.conftest import make_lora_run, synthetic_conversations, write_jsonl
 
 
-# A random tiny model's greedy choices flip at Q8's rounding far more often than a trained model's (a merge
-# in f16 agrees with the runtime adapter on every token; Q8, on about 60%), so the tests gate on perplexity
-# and on a lower token agreement than the defaults, which are set for Gemma.
-TINY_LIMITS = GateThresholds(max_perplexity_increase=0.05, min_exact_agreement=0.0, min_token_agreement=0.4)
+# A random tiny model's greedy replies part at Q8's rounding far more often than a trained model's (identical
+# for about one prompt in eight, while the same first choice is kept at about 96 % of the reply tokens), so
+# the tests ask no identical replies; the defaults are set for Gemma.
+TINY_LIMITS = GateThresholds(max_perplexity_increase=0.05, min_exact_agreement=0.0, min_token_agreement=0.9)
 TINY_OPTIONS = [
-    "--max-perplexity-increase", "0.05", "--min-exact-agreement", "0", "--min-token-agreement", "0.4",
+    "--max-perplexity-increase", "0.05", "--min-exact-agreement", "0", "--min-token-agreement", "0.9",
 ]
 
 

@@ -66,8 +66,9 @@ def _export_gated(run: Path, fmt: str, data: Path | None, limits: GateThresholds
     typer.echo(
         f"gate on {figures.turns} held-out turns ({figures.scored_tokens} reply tokens): perplexity "
         f"{figures.perplexity:.3f} vs {figures.reference_perplexity:.3f} with the runtime adapter "
-        f"({figures.perplexity_increase:+.1%}); identical greedy replies {figures.exact_agreement:.0%}, agreeing "
-        f"tokens {figures.token_agreement:.0%} (first {limits.reply_tokens} tokens of {figures.prompts} replies)",
+        f"({figures.perplexity_increase:+.1%}); the same first choice at {figures.token_agreement:.1%} of those "
+        f"tokens; identical greedy replies {figures.exact_agreement:.0%} (first {limits.reply_tokens} tokens of "
+        f"{figures.prompts} replies)",
         err=True,
     )
     typer.echo(merged)

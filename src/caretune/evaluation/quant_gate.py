@@ -5,8 +5,10 @@ base, quantises the result, and compares it with the model it would replace, the
 run's adapter applied at run time, on held-out conversations the run did not train on:
 
 - perplexity of the real agent replies given their history (the tokens training's loss counted);
+- at each of those tokens, whether both models rank the same next token first (token agreement: one
+  decision at a time, so a near-tie flipped early does not count against every token after it);
 - the greedy replies to the same histories: the share of prompts whose first ``reply_tokens`` tokens are
-  identical, and the share of tokens produced before the two replies first differ.
+  identical.
 
 Both models run in llama.cpp with the same context settings, so what differs is the weights alone. The
 verdict and the figures are written beside the merge (``export/gate_record.py``); serving reads them.
@@ -96,22 +98,23 @@ def held_out_file(ref: ModelRef) -> Path:
 
 def compare(reference: Engine, candidate: Engine, turns: list[Turn], limits: GateThresholds, max_len: int) -> GateFigures:
     """The gate's figures for ``candidate`` against ``reference`` on ``turns``."""
-    ref_stats, stats = TokenStats(), TokenStats()
+    ref_stats, stats, same_top = TokenStats(), TokenStats(), 0
     for turn in turns:
         ids, labels = _scored_tokens(reference, turn, max_len)
-        ref_stats += reply_stats(reference, ids, labels)
-        stats += reply_stats(candidate, ids, labels)
+        ref_turn, ref_top = reply_stats(reference, ids, labels)
+        turn_stats, top = reply_stats(candidate, ids, labels)
+        ref_stats, stats = ref_stats + ref_turn, stats + turn_stats
+        same_top += sum(a == b for a, b in zip(ref_top, top))
     prompts = [reference.render_chat(turn.history) for turn in turns]
-    pairs = list(zip(greedy_replies(reference, prompts, limits.reply_tokens), greedy_replies(candidate, prompts, limits.reply_tokens)))
-    agreed = [_common_prefix(a, b) for a, b in pairs]
+    replies = zip(greedy_replies(reference, prompts, limits.reply_tokens), greedy_replies(candidate, prompts, limits.reply_tokens))
     return GateFigures(
         turns=len(turns),
         scored_tokens=ref_stats.tokens,
         reference_perplexity=ref_stats.perplexity,
         perplexity=stats.perplexity,
-        prompts=len(pairs),
-        exact_agreement=sum(a == b for a, b in pairs) / len(pairs),
-        token_agreement=sum(agreed) / max(1, sum(max(len(a), len(b)) for a, b in pairs)),
+        token_agreement=same_top / max(1, ref_stats.tokens),
+        prompts=len(prompts),
+        exact_agreement=sum(a == b for a, b in replies) / len(prompts),
     )
 
 
@@ -124,14 +127,15 @@ def _scored_tokens(engine: Engine, turn: Turn, max_len: int) -> tuple[list[int],
     return encoded["input_ids"], encoded["labels"]
 
 
-def reply_stats(engine: Engine, ids: list[int], labels: list[int]) -> TokenStats:
-    """Negative log-likelihood of the labelled tokens, from the engine's log-probabilities of the prompt."""
+def reply_stats(engine: Engine, ids: list[int], labels: list[int]) -> tuple[TokenStats, list[str]]:
+    """Negative log-likelihood of the labelled tokens, and the token the engine ranked first at each, from
+    its log-probabilities of the prompt."""
     from caretune.prompting import IGNORE
 
-    echoed = engine.complete(ids, SamplingParams(max_tokens=0, echo=True, logprobs=0)).choices[0].logprobs
-    logprobs = echoed.token_logprobs[: len(ids)]
-    scored = [lp for lp, label in zip(logprobs, labels) if label != IGNORE and lp is not None]
-    return TokenStats(nll=-sum(scored), tokens=len(scored))
+    echoed = engine.complete(ids, SamplingParams(max_tokens=0, echo=True, logprobs=1)).choices[0].logprobs
+    rows = zip(echoed.token_logprobs[: len(ids)], echoed.top_logprobs, labels)
+    scored = [(lp, max(top, key=top.get)) for lp, top, label in rows if label != IGNORE and lp is not None]
+    return TokenStats(nll=-sum(lp for lp, _ in scored), tokens=len(scored)), [first for _, first in scored]
 
 
 def greedy_replies(engine: Engine, prompts: list[str], tokens: int) -> list[list[str]]:
@@ -141,6 +145,3 @@ def greedy_replies(engine: Engine, prompts: list[str], tokens: int) -> list[list
         results = pool.map(lambda prompt: engine.complete(prompt, params), prompts)
         return [result.choices[0].logprobs.tokens for result in results]
 
-
-def _common_prefix(a: list[str], b: list[str]) -> int:
-    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))

@@ -34,22 +34,23 @@ class GateThresholds(BaseModel):
         0.75, ge=0, le=1, description="Least share of held-out prompts whose greedy reply is the same, token for token."
     )
     min_token_agreement: float = Field(
-        0.85, ge=0, le=1, description="Least share of greedy reply tokens produced before the replies first differ."
+        0.85, ge=0, le=1,
+        description="Least share of held-out reply tokens at which both models rank the same next token first.",
     )
     turns: int = Field(48, ge=1, description="Held-out agent turns the gate scores.")
     reply_tokens: int = Field(32, ge=1, description="Greedy tokens compared per held-out prompt.")
 
 
 class GateFigures(BaseModel):
-    """What the gate measured: held-out perplexity of both models, and how their greedy replies agree."""
+    """What the gate measured: held-out perplexity of both models, and how their choices agree."""
 
     turns: int
     scored_tokens: int
     reference_perplexity: float
     perplexity: float
+    token_agreement: float  # share of the scored reply tokens at which both rank the same token first
     prompts: int
     exact_agreement: float  # share of prompts whose greedy replies are identical
-    token_agreement: float  # tokens before the first difference, over the tokens the longer reply has
 
     @property
     def perplexity_increase(self) -> float:
@@ -63,7 +64,7 @@ class GateFigures(BaseModel):
             (self.exact_agreement >= limits.min_exact_agreement,
              f"identical replies {self.exact_agreement:.0%} < {limits.min_exact_agreement:.0%}"),
             (self.token_agreement >= limits.min_token_agreement,
-             f"agreeing tokens {self.token_agreement:.0%} < {limits.min_token_agreement:.0%}"),
+             f"same first choice {self.token_agreement:.1%} < {limits.min_token_agreement:.1%}"),
         ]
         return [message for ok, message in checks if not ok]
 
