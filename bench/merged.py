@@ -70,22 +70,23 @@ def report_speed(engines: dict[str, object], rounds: int, max_tokens: int) -> No
             print(f"{name:10s} / base, paired per round: {paired_ratio(runs, name, 'base')} (target >= 0.95)")
 
 
-def report_gate(run: Path, data: Path, threads: int) -> None:
+def report_gate(run: Path, data: Path, threads: int, turns: int | None) -> None:
     from caretune.engines.llamacpp import LlamaCppEngine
     from caretune.evaluation.quant_gate import compare, gate
     from caretune.evaluation.turns import load_turns
     from caretune.export.gate_record import GateThresholds
     from caretune.runs.refs import resolve_ref
 
+    limits = GateThresholds(**({"turns": turns} if turns else {}))
     for name, fmt in FORMATS.items():
-        record = gate(run, fmt, data, threads=threads)
+        record = gate(run, fmt, data, limits, threads)
         f = record.figures
         print(
             f"gate {name}: perplexity {f.perplexity:.3f} vs {f.reference_perplexity:.3f} ({f.perplexity_increase:+.2%}), "
             f"same first choice {f.token_agreement:.1%}, identical replies {f.exact_agreement:.0%} on {f.turns} turns "
             f"-> {'PASSED' if record.passed else 'failed: ' + '; '.join(record.failures)}"
         )
-    limits, ref = GateThresholds(), resolve_ref(run)
+    ref = resolve_ref(run)
     options = {"n_threads": threads, "prompt_cache_mb": 0}
     reference = LlamaCppEngine(ref, lora_mode="adapter", **options)
     base_only = LlamaCppEngine(ref.model_copy(update={"gguf_path": reference.model_path}), **options)  # no adapter
@@ -102,6 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, help="A trained LoRA run on gemma-3-270m (default: random adapter).")
     parser.add_argument("--gate-data", type=Path, help="Held-out chat JSONL (default: the run's validation file).")
+    parser.add_argument("--gate-turns", type=int, help="Held-out turns the gate reads (default: the gate's own).")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
@@ -119,7 +121,7 @@ def main() -> None:
             engine.close()
         data = args.gate_data or _held_out(run)
         if data is not None:
-            report_gate(run, data, args.threads)
+            report_gate(run, data, args.threads, args.gate_turns)
     print(f"load average at the end (1/5/15 min): {os.getloadavg()} on {os.cpu_count()} CPUs")
 
 

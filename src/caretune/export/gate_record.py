@@ -31,13 +31,13 @@ class GateThresholds(BaseModel):
         0.03, ge=0, description="Largest relative rise of held-out perplexity over the runtime adapter's."
     )
     min_exact_agreement: float = Field(
-        0.75, ge=0, le=1, description="Least share of held-out prompts whose greedy reply is the same, token for token."
+        0.10, ge=0, le=1, description="Least share of held-out prompts whose greedy reply is the same, token for token."
     )
     min_token_agreement: float = Field(
-        0.85, ge=0, le=1,
+        0.93, ge=0, le=1,
         description="Least share of held-out reply tokens at which both models rank the same next token first.",
     )
-    turns: int = Field(48, ge=1, description="Held-out agent turns the gate scores.")
+    turns: int = Field(32, ge=1, description="Held-out agent turns the gate scores.")
     reply_tokens: int = Field(32, ge=1, description="Greedy tokens compared per held-out prompt.")
 
 
