@@ -52,31 +52,39 @@ QUESTIONS = [
 ]
 
 
-def make_random_run(out: Path) -> Path:
-    """A run directory on gemma-3-270m with a random small LoRA adapter (r=16 on every linear layer)."""
+def make_random_run(out: Path, scale: float = 0.05, seed: int = 0) -> Path:
+    """A run directory on gemma-3-270m with a random LoRA adapter (r=16 on every linear layer).
+
+    ``scale`` multiplies PEFT's random initialisation: small (the default) keeps the model fluent while the
+    adapter costs its full compute; ``seed`` makes adapters that differ from one another.
+    """
     import torch
     from peft import LoraConfig, get_peft_model
 
     from caretune.models.registry import load_model, load_tokenizer
+    from caretune.runs import RunInfo
+    from caretune.runs.hyperparameters import Hyperparameters
+    from caretune.runs.prompt_format import PromptFormat
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     config = LoraConfig(r=16, lora_alpha=32, target_modules=targets, init_lora_weights=False)
     model = get_peft_model(load_model("gemma-3-270m"), config)
     with torch.no_grad():
         for name, param in model.named_parameters():
             if "lora_" in name:
-                param.mul_(0.05)  # small: the model stays fluent, the adapter still costs its full compute
+                param.mul_(scale)
     model.save_pretrained(out / "adapter")
     load_tokenizer("gemma-3-270m").save_pretrained(out / "tokenizer")
-    run = {
-        "name": "bench-random-lora",
-        "base_model": "gemma-3-270m",
-        "method": "lora",
-        "status": "succeeded",
-        "system_prompt": "You are a customer support agent for Acme.",
-    }
-    (out / "run.json").write_text(json.dumps(run), encoding="utf-8")
+    hyperparameters = Hyperparameters(
+        n_epochs=1, batch_size=1, learning_rate_multiplier=1.0, learning_rate=2e-4, lora_r=16, lora_alpha=32,
+        max_seq_len=512, seed=seed, max_steps=None,
+    )
+    RunInfo(
+        name=out.name, base_model="gemma-3-270m", method="lora", prompt_format=PromptFormat(), stop=["\nCustomer:"],
+        system_prompt="You are a customer support agent for Acme.", hyperparameters=hyperparameters, data={},
+        status="succeeded",
+    ).save(out)
     return out
 
 

@@ -183,13 +183,14 @@ def sharpened_copy(base_dir: Path, out: Path, factor: float = 20.0) -> Path:
     return _save_tiny_model(model, base_dir, out)
 
 
-def make_lora_run(base_dir: Path, out: Path, targets: list[str] = LORA_TARGETS) -> Path:
-    """A run directory as `caretune train` writes it, with a random non-zero LoRA adapter (so it matters)."""
+def make_lora_run(base_dir: Path, out: Path, targets: list[str] = LORA_TARGETS, seed: int = 1) -> Path:
+    """A run directory as `caretune train` writes it, with a random non-zero LoRA adapter (so it matters);
+    another ``seed``, another adapter."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    torch.manual_seed(1)
+    torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
     config = LoraConfig(r=4, lora_alpha=8, target_modules=targets, init_lora_weights=False, task_type="CAUSAL_LM")
     peft_model = get_peft_model(model, config)

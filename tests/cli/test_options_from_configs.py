@@ -25,7 +25,7 @@ OPTIONS = {
         "--host", "--port", "--database-url", "--data-dir", "--no-auth", "--max-loaded-models", "--max-upload-mb",
         "--model", "--knowledge", "--engine", "--threads", "--max-queue", "--alias", "--gpt3-aliases",
         "--handoff-threshold", "--handoff-message", "--max-body-mb", "--cors-origin", "--prompt-cache-mb",
-        "--prompt-cache-dir", "--prompt-lookup",
+        "--prompt-cache-dir", "--prompt-lookup", "--lora-mode",
     ]),
     ("prepare",): (PrepareConfig, [
         "--out", "--input-format", "--format", "--system-prompt", "--brand", "--min-turns", "--max-turns",

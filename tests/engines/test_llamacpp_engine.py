@@ -285,7 +285,7 @@ def test_llamacpp_log_goes_to_logging_not_the_terminal(llamacpp_llama_run_engine
 
     capfd.readouterr()
     with caplog.at_level("DEBUG", logger="caretune.llamacpp"):
-        LlamaRuntime(llamacpp_llama_run_engine.model_path, None, RuntimeConfig(n_ctx=256, n_seq=1)).close()
+        LlamaRuntime(llamacpp_llama_run_engine.model_path, RuntimeConfig(n_ctx=256, n_seq=1)).close()
     assert any("llama" in r.getMessage() for r in caplog.records)  # what llama.cpp said on loading
     assert capfd.readouterr().err == ""
 
@@ -297,7 +297,7 @@ def test_a_corrupt_gguf_fails_with_llamacpp_reason(tmp_path) -> None:
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"GGUF" + bytes(60))
     with pytest.raises(CaretuneError, match=r"could not load .*broken\.gguf: .*failed to (read|load)"):
-        LlamaRuntime(broken, None, RuntimeConfig(n_ctx=256, n_seq=1))
+        LlamaRuntime(broken, RuntimeConfig(n_ctx=256, n_seq=1))
 
 
 # Run in a fresh process: it records GOMP_SPINCOUNT as each of torch and llama_cpp is first imported.

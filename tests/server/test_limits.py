@@ -72,6 +72,34 @@ def test_engine_pool_keeps_the_most_recent(tiny_gemma_dir: Path, tiny_llama_dir:
     assert (pool.get(gemma) is first) == (capacity == 2)
 
 
+def test_an_evicted_engine_is_closed_once_its_model_has_no_request_in_flight(
+    tiny_llama_run: Path, tiny_gemma_run: Path
+) -> None:
+    """An engine leaving the pool frees its memory (before, it stayed loaded for good), but not under a
+    request still using it."""
+    import time
+
+    from caretune.engines import SamplingParams
+    from caretune.server.catalog import ServedModel
+    from caretune.server.engine_pool import EnginePool
+
+    pool = EnginePool(capacity=1, engine_kind="llamacpp", max_in_flight=4, prompt_cache_mb=0)
+    llama = ServedModel(id="l", source=str(tiny_llama_run), created=0, owned_by="system")
+    gemma = ServedModel(id="g", source=str(tiny_gemma_run), created=0, owned_by="system")
+    slot = pool.reserve("l")
+    first = pool.get(llama)
+    second = pool.get(gemma)
+    assert pool.loaded_ids() == ["g"]
+    assert first.complete("hello", SamplingParams(max_tokens=3)).completion_tokens == 3  # still serving its request
+    slot.release()
+    deadline = time.monotonic() + 10
+    while not first._closed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert first._closed and not second._closed
+    assert second.complete("hello", SamplingParams(max_tokens=3)).completion_tokens == 3
+    second.close()
+
+
 def test_threads_setting_reaches_the_engine(tiny_gemma_dir: Path) -> None:
     import torch
 

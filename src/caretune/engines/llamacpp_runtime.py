@@ -3,12 +3,17 @@
 Only the scheduler thread decodes; tokenizing and reading token pieces only read the vocabulary, so any
 thread may do them. Sequences share the context's KV cache (unified), one sequence id per candidate, and
 more ids hold the finished sequences the prompt cache keeps (``prompt_cache.py``).
+
+LoRA adapters are loaded onto the model and applied per decode (``use_adapter``): llama.cpp sets adapters
+on a context, not on a sequence, so several fine-tunes of one base share its weights and its context, and
+each decode computes the sequences of one adapter.
 """
 
 from __future__ import annotations
 
 import codecs
 import ctypes
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -62,6 +67,21 @@ class RuntimeConfig:
     n_threads: int | None = None
 
 
+@dataclass(eq=False)
+class Adapter:
+    """A LoRA adapter loaded onto a runtime's model; ``tag`` names its file's contents (for cached states)."""
+
+    handle: object
+    tag: str
+    freed: bool = False  # set on the decode thread: a request still holding it is refused, never decoded
+
+
+def adapter_tag(path: Path) -> str:
+    """A short identity of an adapter file: its path, size and modification time."""
+    stat = path.stat()
+    return hashlib.sha256(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:24]
+
+
 class KVCacheFull(CaretuneError):
     """A decode found no free KV cells for its batch; llama.cpp left the cache as it was."""
 
@@ -79,7 +99,7 @@ class BatchToken:
 class LlamaRuntime:
     """Owns the llama.cpp model, context, adapter and batch, and frees them on `close`."""
 
-    def __init__(self, model_path: Path, lora_path: Path | None, config: RuntimeConfig) -> None:
+    def __init__(self, model_path: Path, config: RuntimeConfig) -> None:
         shorten_openmp_spin()  # the engine did already, before its tokenizer; here for a runtime used alone
         import llama_cpp
 
@@ -117,7 +137,7 @@ class LlamaRuntime:
         self.kv_cache_bytes = _logged_bytes(kv_lines)
         if not self._ctx:
             raise CaretuneError(f"llama.cpp could not create a context (out of memory?): {llamacpp_log.recent()}")
-        self._adapter = self._apply_lora(lora_path) if lora_path else None
+        self._adapter = None  # the adapter set on the context now
         self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(config.n_batch, 0, config.n_seq)
         self._pieces: dict[tuple[int, bool], bytes] = {}
@@ -128,13 +148,30 @@ class LlamaRuntime:
         n = self._ll.llama_model_meta_val_str(self._model, b"general.file_type", buf, 32)
         return n > 0 and buf.value == b"0"
 
-    def _apply_lora(self, lora_path: Path):
-        adapter = self._ll.llama_adapter_lora_init(self._model, str(lora_path).encode())
-        if not adapter:
+    def load_adapter(self, lora_path: Path) -> Adapter:
+        """Load a LoRA adapter GGUF onto the model (any thread; it applies only once ``use_adapter`` sets it)."""
+        self._check_open()
+        handle = self._ll.llama_adapter_lora_init(self._model, str(lora_path).encode())
+        if not handle:
             raise CaretuneError(f"llama.cpp rejected the LoRA adapter {lora_path}: {llamacpp_log.recent()}")
-        adapters = (self._ll.llama_adapter_lora_p_ctypes * 1)(adapter)
-        self._ll.llama_set_adapters_lora(self._ctx, adapters, 1, (ctypes.c_float * 1)(1.0))
-        return adapter
+        return Adapter(handle, adapter_tag(lora_path))
+
+    def use_adapter(self, adapter: Adapter | None) -> None:
+        """Decode with ``adapter`` (None: the base alone) from the next decode on; the scheduler's thread only."""
+        if adapter is self._adapter:
+            return
+        if adapter is None:
+            self._ll.llama_set_adapters_lora(self._ctx, None, 0, None)
+        else:
+            handles = (self._ll.llama_adapter_lora_p_ctypes * 1)(adapter.handle)
+            self._ll.llama_set_adapters_lora(self._ctx, handles, 1, (ctypes.c_float * 1)(1.0))
+        self._adapter = adapter
+
+    def free_adapter(self, adapter: Adapter) -> None:
+        """Free an adapter no request uses any more; the scheduler's thread only (it may be set on the context)."""
+        self.use_adapter(None if adapter is self._adapter else self._adapter)
+        self._ll.llama_adapter_lora_free(adapter.handle)
+        adapter.freed = True
 
     def tokenize(self, text: str) -> list[int]:
         """Prompt tokens as llama.cpp sees them: BOS as the model wants, special-token text parsed."""

@@ -26,6 +26,14 @@ PROMPT_LOOKUP_HELP = (
     "Prompt lookup (llama.cpp): with greedy sampling, guess up to this many next tokens from the text so far "
     "(what followed its last words before) and check them in the same decode step; 0 turns it off."
 )
+LoraModeName = Literal["auto", "merged", "adapter"]
+LORA_MODE_HELP = (
+    "How a LoRA fine-tune is served (llama.cpp): merged (its re-quantised merge from `caretune export --format "
+    "gguf-q4`/`gguf-q8` when that passed its quality gate and is current: base speed, a whole model per "
+    "fine-tune), adapter (the base plus its adapter; fine-tunes of one base share its weights and context), "
+    "or auto: merged while --max-loaded-models is at most 2, adapter above."
+)
+MERGED_UP_TO_MODELS = 2  # `auto` serves gated merges while at most this many models are kept loaded
 PROMPT_CACHE_DIR_HELP = (
     "Keep the prompt cache's states that leave the llama.cpp context as files here (one directory per "
     "model, kept across restarts) instead of in RAM."
@@ -38,7 +46,7 @@ def load_engine(ref: str | Path, engine: EngineName = "auto", **options) -> Engi
     `auto` picks llama.cpp when the model has a GGUF (a `.gguf` file, a registry base shipped as GGUF, or a
     run on such a base), since it is several times faster on CPU; otherwise transformers.
     `options` tune llama.cpp (`n_ctx`, `max_sequences`, `n_threads`, `base_dtype`, `prompt_cache_mb`,
-    `prompt_cache_dir`, `prompt_lookup`); transformers takes only `n_threads` (torch's process-wide thread
+    `prompt_cache_dir`, `prompt_lookup`, `lora_mode`); transformers takes only `n_threads` (torch's process-wide thread
     count) and ignores the rest.
     """
     resolved = resolve_ref(ref)

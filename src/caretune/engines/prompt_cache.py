@@ -14,6 +14,9 @@ dropped first. A sliding-window layer keeps only a window of a sequence's latest
 prefix that lacks cells its next token needs is not used (``LlamaRuntime.continues_at``), and the prompt
 is prefilled in full instead: slower, never wrong.
 
+Fine-tunes sharing one context (``shared_base.py``) share one cache: each entry records its owner (the
+LoRA adapter it was decoded with, or none), and a prompt starts only from its own adapter's states.
+
 Only the scheduler's thread calls this, except ``stats`` (a snapshot of plain counters).
 """
 
@@ -36,8 +39,9 @@ from caretune.engines.llamacpp_runtime import LlamaRuntime
 # prefix of at least this share of its length.
 _MIN_STORED_SHARE = 1 / 64
 
-_FILE_MAGIC = b"CTKV1\0"
-_FILE_HEADER = struct.Struct("<6sII")  # magic, tokens, prompt tokens; then the tokens (int32), then the state
+_FILE_MAGIC = b"CTKV2\0"
+# magic, tokens, prompt tokens, owner; then the tokens (int32), then the state
+_FILE_HEADER = struct.Struct("<6sII24s")
 
 
 class PromptCacheStats(BaseModel):
@@ -74,6 +78,7 @@ class _Entry:
     used: int
     seq: int | None = None  # its sequence id while it is in the context
     state: bytes | Path | None = None  # its saved KV state once it is out of the context (RAM or a file)
+    owner: str = ""  # the tag of the LoRA adapter it was decoded with ("" for none)
 
 
 def _common_prefix(a: np.ndarray, b: np.ndarray) -> int:
@@ -105,14 +110,14 @@ class PromptCache:
     def stats(self) -> PromptCacheStats:
         return self._stats.model_copy()
 
-    def attach(self, ids: list[int], seqs: list[int]) -> int:
-        """Give every sequence of ``seqs`` (empty) the longest usable cached prefix of ``ids``; how many
-        positions they now hold. The last prompt token is always left to decode: its logits pick the first
-        token."""
+    def attach(self, ids: list[int], seqs: list[int], owner: str = "") -> int:
+        """Give every sequence of ``seqs`` (empty) the longest usable prefix of ``ids`` that ``owner`` cached;
+        how many positions they now hold. The last prompt token is always left to decode: its logits pick
+        the first token."""
         self._stats.lookups += 1
         self._stats.prompt_tokens += len(ids)
         prompt = np.asarray(ids, dtype=np.int32)
-        entry, n = self._best(prompt[:-1])
+        entry, n = self._best(prompt[:-1], owner)
         if entry is None:
             return 0
         placed = self._place(entry, seqs[0], n)
@@ -130,17 +135,19 @@ class PromptCache:
         self._count()
         return n
 
-    def keep(self, seq: int, tokens: list[int], prompt_len: int) -> None:
-        """Cache a finished sequence (its cells stay in the context under ``seq``)."""
+    def keep(self, seq: int, tokens: list[int], prompt_len: int, owner: str = "") -> None:
+        """Cache a finished sequence of ``owner`` (its cells stay in the context under ``seq``)."""
         nbytes = self._runtime.state_size(seq)
         if nbytes > self._budget:
             self._runtime.forget(seq)
             self._free_seqs.append(seq)
             return
         tokens_array = np.asarray(tokens, dtype=np.int32)
-        for older in [e for e in self._entries if _common_prefix(e.tokens, tokens_array) == len(e.tokens)]:
+        for older in [
+            e for e in self._entries if e.owner == owner and _common_prefix(e.tokens, tokens_array) == len(e.tokens)
+        ]:
             self._drop(older)  # whatever prompt it could start, the new one starts as far
-        self._entries.append(_Entry(tokens_array, prompt_len, nbytes, next(self._clock), seq=seq))
+        self._entries.append(_Entry(tokens_array, prompt_len, nbytes, next(self._clock), seq=seq, owner=owner))
         self._fit_budget()
         self._count()
 
@@ -150,7 +157,16 @@ class PromptCache:
         live = [e for e in self._entries if e.seq is not None]
         if not live:
             return False
-        entry = min(live, key=lambda e: e.used)
+        self._store(min(live, key=lambda e: e.used))
+        return True
+
+    def store_owner(self, owner: str) -> None:
+        """Move every sequence ``owner`` cached out of the context (its adapter is leaving it)."""
+        for entry in [e for e in self._entries if e.owner == owner and e.seq is not None]:
+            self._store(entry)
+
+    def _store(self, entry: _Entry) -> None:
+        """Copy a cached sequence's state out of the context (to RAM or a file) and free its cells and id."""
         if self._runtime.n_swa and self._runtime.continues_at(entry.seq, entry.prompt_len):
             # A saved state keeps only the last window of a sliding-window layer, so it can be continued only
             # from its very end; its prompt's end is where the next turn surely continues (the reply may come
@@ -167,17 +183,19 @@ class PromptCache:
             self._drop(entry)
         self._fit_budget()
         self._count()
-        return True
 
     def close(self) -> None:
         """With a directory, move every cached sequence out of the context into it, for the next process."""
         while self._dir is not None and self.make_room():
             pass
 
-    def _best(self, prompt: np.ndarray) -> tuple[_Entry | None, int]:
-        """The entry sharing the longest prefix with ``prompt`` (one in the context on a tie), and that length."""
+    def _best(self, prompt: np.ndarray, owner: str) -> tuple[_Entry | None, int]:
+        """The entry of ``owner`` sharing the longest prefix with ``prompt`` (one in the context on a tie), and
+        that length."""
         best, best_key = None, (0, False, 0)
         for entry in self._entries:
+            if entry.owner != owner:
+                continue
             n = _common_prefix(entry.tokens, prompt)
             live = entry.seq is not None
             if not live and not self._worth_loading(entry, n):
@@ -246,10 +264,10 @@ class PromptCache:
         """Where a state copied out of the context is kept: in RAM, or in a file (written whole, then renamed)."""
         if self._dir is None:
             return data
-        name = hashlib.sha256(entry.tokens.tobytes()).hexdigest()[:32]
+        name = hashlib.sha256(entry.owner.encode() + entry.tokens.tobytes()).hexdigest()[:32]
         path = self._dir / f"{name}.kv"
         partial = path.with_suffix(".part")
-        header = _FILE_HEADER.pack(_FILE_MAGIC, len(entry.tokens), entry.prompt_len)
+        header = _FILE_HEADER.pack(_FILE_MAGIC, len(entry.tokens), entry.prompt_len, entry.owner.encode())
         partial.write_bytes(header + entry.tokens.astype("<i4").tobytes() + data)
         os.replace(partial, path)
         return path
@@ -288,11 +306,12 @@ def _read_header(path: Path, used: int) -> _Entry | None:
     """A stored state's entry from its file's header and tokens (the state stays on disk); None if damaged."""
     try:
         with path.open("rb") as f:
-            magic, n_tokens, prompt_len = _FILE_HEADER.unpack(f.read(_FILE_HEADER.size))
+            magic, n_tokens, prompt_len, owner = _FILE_HEADER.unpack(f.read(_FILE_HEADER.size))
             raw = f.read(4 * n_tokens)
         size = path.stat().st_size - _FILE_HEADER.size - 4 * n_tokens
     except (OSError, struct.error):
         return None
     if magic != _FILE_MAGIC or len(raw) != 4 * n_tokens or size <= 0:
         return None
-    return _Entry(np.frombuffer(raw, dtype="<i4").astype(np.int32), prompt_len, size, used, state=path)
+    tokens = np.frombuffer(raw, dtype="<i4").astype(np.int32)
+    return _Entry(tokens, prompt_len, size, used, state=path, owner=owner.rstrip(b"\0").decode("ascii", "replace"))

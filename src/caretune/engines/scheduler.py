@@ -14,6 +14,10 @@ With a prompt cache (``prompt_cache.py``), a prompt starts from the longest cach
 finished request's first candidate stays cached; cached sequences give their cells and sequence ids back
 whenever a running request needs them.
 
+Several engines may share one scheduler (fine-tunes of one base, ``shared_base.py``): each request names
+its engine and its LoRA adapter, a prefill runs with its request's adapter, and each step decodes the active
+sequences of one adapter at a time (llama.cpp applies adapters per context, not per sequence).
+
 With prompt lookup on, a greedy candidate's step also feeds the tokens drafted from its own earlier text
 (``prompt_lookup.py``), each with its logits: the candidate keeps drafted tokens while they are the ones it
 chooses, and the cells of the rest are dropped. Only greedy candidates draft: a sampled one would need the
@@ -25,7 +29,8 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -35,7 +40,7 @@ from caretune.engines.async_stream import LoopQueue
 from caretune.engines.base import StreamEvent, Usage
 from caretune.engines.params import EngineError
 from caretune.engines.candidate import Candidate
-from caretune.engines.llamacpp_runtime import BatchToken, KVCacheFull, LlamaRuntime
+from caretune.engines.llamacpp_runtime import Adapter, BatchToken, KVCacheFull, LlamaRuntime
 from caretune.engines.prompt_cache import PromptCache, PromptCacheStats
 from caretune.engines.prompt_lookup import draft_tokens
 
@@ -74,11 +79,26 @@ class Request:
     want_prompt_logits: bool
     events: Events
     cancelled: bool = False
+    client: object = None  # the engine that asked (its requests fail when it leaves a shared scheduler)
+    adapter: Adapter | None = None  # the LoRA adapter its tokens are decoded with
+
+    @property
+    def owner(self) -> str:
+        """Whose cached states the request may start from: those decoded with the same adapter."""
+        return self.adapter.tag if self.adapter else ""
 
     @property
     def cells(self) -> int:
         """KV cells the request may need at most: the shared prompt plus each candidate's budget."""
         return len(self.ids) + sum(c.budget for c in self.candidates)
+
+
+@dataclass
+class _Call:
+    """Work for the decode thread, run between two steps (it owns the context); its result goes to ``done``."""
+
+    work: Callable[[], object]
+    done: Future = field(default_factory=Future)
 
 
 @dataclass
@@ -107,7 +127,7 @@ class Scheduler:
         self._runtime = runtime
         self._draft_limit = draft
         self.drafted = self.accepted = 0  # prompt lookup's drafted tokens, and those the candidates kept
-        self._inbox: queue.Queue[Request | None] = queue.Queue()
+        self._inbox: queue.Queue[Request | _Call | None] = queue.Queue()
         self._waiting: list[Request] = []
         self._active: list[_Active] = []
         config = runtime.config
@@ -149,11 +169,36 @@ class Scheduler:
         holds it up; a read in the middle of a step may be one step off."""
         return self._inbox.qsize() + len(self._waiting), len(self._active), self._cells_in_use
 
-    def _enqueue(self, request: Request) -> None:
+    def _enqueue(self, item: Request | _Call) -> None:
         with self._lock:  # a request is queued before close's sentinel, or refused
             if self._closed:
                 raise EngineError("the engine is closed")
-            self._inbox.put(request)
+            self._inbox.put(item)
+
+    def call(self, work: Callable[[], object]) -> object:
+        """Run ``work`` on the decode thread between two steps and return its result (or raise its error)."""
+        item = _Call(work)
+        self._enqueue(item)
+        return item.done.result()
+
+    def remove_client(self, client: object, adapter: Adapter | None) -> None:
+        """An engine leaves this scheduler: its requests end with an error, its adapter's cached states leave
+        the context (to RAM or files, for when it comes back), and the adapter is freed."""
+        self.call(lambda: self._remove_client(client, adapter))
+
+    def _remove_client(self, client: object, adapter: Adapter | None) -> None:
+        error = EngineError("the model was unloaded while this request ran; retry it")
+        for request in [r for r in self._waiting if r.client is client]:
+            self._waiting.remove(request)
+            request.events.put(error)
+        for active in [a for a in self._active if a.request.client is client]:
+            self._active.remove(active)
+            active.request.events.put(error)
+            self._release(active, cache=False)
+        if adapter is not None:
+            if self._cache:
+                self._cache.store_owner(adapter.tag)
+            self._runtime.free_adapter(adapter)
 
     def close(self) -> None:
         """Stop the thread; requests still queued or running end with an EngineError, none hangs."""
@@ -173,7 +218,9 @@ class Scheduler:
     def _fail_all(self, error: EngineError) -> None:
         while not self._inbox.empty():
             item = self._inbox.get_nowait()
-            if item is not None:
+            if isinstance(item, _Call):
+                item.done.set_exception(error)
+            elif item is not None:
                 self._waiting.append(item)
         for request in self._waiting + [a.request for a in self._active]:
             request.events.put(error)
@@ -186,10 +233,20 @@ class Scheduler:
             while True:
                 if item is None:
                     return False
-                self._waiting.append(item)
+                if isinstance(item, _Call):
+                    self._run(item)
+                else:
+                    self._waiting.append(item)
                 item = self._inbox.get_nowait()
         except queue.Empty:
             return True
+
+    @staticmethod
+    def _run(call: _Call) -> None:
+        try:
+            call.done.set_result(call.work())
+        except Exception as exc:  # noqa: BLE001 - the caller raises it; the thread keeps serving
+            call.done.set_exception(exc)
 
     def _admit_next(self) -> bool:
         """Start the oldest waiting request if sequence ids and cache cells allow; False if none started.
@@ -206,6 +263,9 @@ class Scheduler:
                 return False
             self._waiting.pop(0)
             if request.cancelled:
+                continue
+            if request.adapter is not None and request.adapter.freed:  # its engine closed as it was queued
+                request.events.put(EngineError("the model was unloaded while this request waited; retry it"))
                 continue
             self._cells_in_use += request.cells
             self._seqs_in_use += n
@@ -233,7 +293,9 @@ class Scheduler:
     def _start(self, request: Request, seqs: list[int]) -> None:
         """Prefill the prompt (once for all its candidates' sequence ids) and sample the first tokens."""
         try:
-            cached = self._cache.attach(request.ids, seqs) if self._cache and not request.want_prompt_logits else 0
+            self._runtime.use_adapter(request.adapter)
+            use_cache = self._cache and not request.want_prompt_logits
+            cached = self._cache.attach(request.ids, seqs, request.owner) if use_cache else 0
             prompt_logits, last = self._prefill(request, seqs, cached)
         except Exception as exc:  # noqa: BLE001 - the caller gets the error, the thread keeps serving
             for seq in seqs:
@@ -265,16 +327,21 @@ class Scheduler:
         return (np.stack(rows[:-1]) if len(rows) > 1 else None), rows[-1]
 
     def _step(self) -> None:
-        """One decode of every active sequence's next token; each candidate samples from its row."""
-        live: list[_Active] = []
+        """One decode of every active sequence's next token (one per adapter in use); each candidate samples
+        from its row."""
+        groups: dict[int, list[_Active]] = {}
         for active in self._active:  # one pass: callers may cancel concurrently
             if active.request.cancelled:
                 self._release(active)
             else:
-                live.append(active)
+                groups.setdefault(id(active.request.adapter), []).append(active)
         self._active = []
-        if not live:
-            return
+        for live in groups.values():
+            self._runtime.use_adapter(live[0].request.adapter)
+            self._step_group(live)
+
+    def _step_group(self, live: list[_Active]) -> None:
+        """One decode of the next token of sequences that share an adapter."""
         room = self._runtime.config.n_batch - len(live)
         drafts = []
         for a in live:
@@ -350,7 +417,7 @@ class Scheduler:
         """Free the candidate's sequence (the first candidate's is cached); the last one ends the request."""
         request = active.request
         if cache and self._cache and active.candidate.index == 0:
-            self._cache.keep(active.seq, request.ids + active.fed, len(request.ids))
+            self._cache.keep(active.seq, request.ids + active.fed, len(request.ids), request.owner)
         else:
             self._runtime.forget(active.seq)
             self._free_seqs.append(active.seq)

@@ -27,6 +27,15 @@ def cached_base_gguf(hf_dir: Path, dtype: GGUFDtype = "f16", cache_dir: Path | N
     return target
 
 
+def converted_identity(path: Path) -> str | None:
+    """What a base GGUF this module wrote was converted from, or None for any other file. Runs on one base
+    each keep a copy in their own ``export/``; their names carry the source's fingerprint, so copies with
+    one name hold the same weights (and the llama.cpp engine loads them once for all those runs)."""
+    if not (path.name.startswith("base-") and path.suffix == ".gguf"):
+        return None
+    return f"converted:{path.name}:{path.stat().st_size}"
+
+
 def _convert(hf_dir: Path, out: Path, dtype: GGUFDtype) -> Path:
     import torch
     from transformers import AutoModelForCausalLM

@@ -1,6 +1,8 @@
-"""`caretune export`: a run directory as a llama.cpp LoRA GGUF, a merged GGUF, or a merged HF directory.
+"""`caretune export`: a run directory as a llama.cpp LoRA GGUF, a merged GGUF (float, or re-quantised), or a
+merged HF directory.
 
-Outputs go to `runs/NAME/export/` (`adapter.gguf`, `model.gguf`, `hf/`), where serving looks for them. Each
+Outputs go to `runs/NAME/export/` (`adapter.gguf`, `model.gguf`, `model-q4_k_m.gguf`, `model-q8_0.gguf`,
+`hf/`), where serving looks for them. Each
 is written under a temporary name and renamed, so a reader never sees half a file.
 """
 
@@ -9,12 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from caretune.runs.layout import EXPORT_NAMES
 from caretune.runs.refs import ModelRef, resolve_ref
 from caretune.errors import CaretuneError, InputError
 from caretune.export.files import atomic_write
 from caretune.export.gguf_model import GGUFDtype
+from caretune.export.quantize import QUANT_FORMATS, export_quantized
 
-ExportFormat = Literal["gguf-lora", "gguf", "hf"]
+ExportFormat = Literal["gguf-lora", "gguf", "gguf-q4", "gguf-q8", "hf"]
 
 
 def export_run(run: str | Path, fmt: ExportFormat, out: Path | None = None, dtype: GGUFDtype = "f16") -> Path:
@@ -26,10 +30,12 @@ def export_run(run: str | Path, fmt: ExportFormat, out: Path | None = None, dtyp
     if fmt == "gguf-lora":
         return export_lora_gguf(ref, target)
     if fmt == "gguf":
-        return atomic_write(target, lambda tmp: _write_merged_gguf(ref, tmp, dtype))
+        return atomic_write(target, lambda tmp: write_merged_gguf(ref, tmp, dtype))
+    if fmt in QUANT_FORMATS:
+        return export_quantized(ref, fmt, target)
     if fmt == "hf":
         return atomic_write(target, lambda tmp: _write_merged_hf(ref, tmp))
-    raise InputError(f"unknown export format {fmt!r}: choose gguf-lora, gguf or hf")
+    raise InputError(f"unknown export format {fmt!r}: choose one of {', '.join(EXPORT_NAMES)}")
 
 
 def export_lora_gguf(ref: ModelRef, target: Path) -> Path:
@@ -64,7 +70,8 @@ def _write_merged_hf(ref: ModelRef, tmp: Path) -> Path:
     return tmp
 
 
-def _write_merged_gguf(ref: ModelRef, tmp: Path, dtype: GGUFDtype) -> Path:
+def write_merged_gguf(ref: ModelRef, tmp: Path, dtype: GGUFDtype) -> Path:
+    """The fine-tuned model's merged weights as one GGUF in ``dtype`` (the base's metadata when it has a GGUF)."""
     from caretune.export.gguf_model import write_model_gguf
 
     model = merged_model(ref)

@@ -17,7 +17,14 @@ LOSS_PLOT = "loss.png"
 CHECKPOINTS = "checkpoints"  # the folder of the Trainer's checkpoint-<step> directories
 EXPORT = "export"  # what `caretune export` writes; a checkpoint's exports go to export/checkpoint-N/
 # `caretune export --format X` → the file or folder it writes inside EXPORT.
-EXPORT_NAMES: dict[str, str] = {"gguf-lora": "adapter.gguf", "gguf": "model.gguf", "hf": "hf"}
+EXPORT_NAMES: dict[str, str] = {
+    "gguf-lora": "adapter.gguf",
+    "gguf": "model.gguf",
+    "gguf-q4": "model-q4_k_m.gguf",  # merged and re-quantised; served once its quality gate passed
+    "gguf-q8": "model-q8_0.gguf",
+    "hf": "hf",
+}
+GATE_SUFFIX = ".gate.json"  # beside a re-quantised merge: its quality gate's figures and verdict
 
 _CHECKPOINT_PREFIX = "checkpoint"  # the HF Trainer's own name: checkpoint-<step>
 

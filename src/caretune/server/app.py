@@ -63,7 +63,7 @@ def build_state(settings: ServerSettings) -> ServerState:
     engines = EnginePool(
         settings.max_loaded_models, settings.engine, settings.max_queue, settings.threads,
         prompt_cache_mb=settings.prompt_cache_mb, prompt_cache_dir=settings.prompt_cache_dir,
-        prompt_lookup=settings.prompt_lookup,
+        prompt_lookup=settings.prompt_lookup, lora_mode=settings.engine_lora_mode(),
     )
     return ServerState(
         settings=settings,

@@ -2,7 +2,9 @@
 per-model cap on requests in flight (past it: 429, so an overloaded server says so instead of timing out).
 
 A request for a model that is not loaded waits for the load (one load per model at a time, however many
-requests ask); it never fails because the model was not ready.
+requests ask); it never fails because the model was not ready. An engine that leaves the pool is closed
+(its memory freed; fine-tunes sharing its base keep serving) once the requests holding its model's slots
+have finished.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class EnginePool:
         self._loaded: OrderedDict[str, Engine] = OrderedDict()
         self._load_locks: dict[str, threading.Lock] = {}
         self._in_flight: dict[str, int] = {}
+        self._leaving: dict[str, list[Engine]] = {}  # evicted engines waiting for their model's requests
         self._lock = threading.Lock()
 
     def loaded_engines(self) -> list[tuple[str, Engine]]:
@@ -62,13 +65,26 @@ class EnginePool:
             with self._lock:
                 self._loaded[model.id] = engine
                 while len(self._loaded) > self._capacity:
-                    self._loaded.popitem(last=False)
+                    self._leave(*self._loaded.popitem(last=False))
+                closing = self._idle_leaving()
+            _close(closing)
             return engine
 
     def evict(self, model_id: str) -> None:
         """Forget a model's engine (a deleted fine-tune); requests still using it finish normally."""
         with self._lock:
-            self._loaded.pop(model_id, None)
+            if model_id in self._loaded:
+                self._leave(model_id, self._loaded.pop(model_id))
+            closing = self._idle_leaving()
+        _close(closing)
+
+    def _leave(self, model_id: str, engine: Engine) -> None:
+        self._leaving.setdefault(model_id, []).append(engine)
+
+    def _idle_leaving(self) -> list[Engine]:
+        """Evicted engines whose model has no request in flight any more (taken out of ``_leaving``)."""
+        idle = [model_id for model_id in self._leaving if not self._in_flight.get(model_id)]
+        return [engine for model_id in idle for engine in self._leaving.pop(model_id)]
 
     def reserve(self, model_id: str) -> Slot:
         """Take one of the model's request slots (release it when the response is done); 429 if none is free."""
@@ -85,11 +101,20 @@ class EnginePool:
     def _release(self, model_id: str) -> None:
         with self._lock:
             self._in_flight[model_id] -= 1
+            closing = self._idle_leaving()
+        _close(closing)
 
     def _load(self, model: ServedModel) -> Engine:
         from caretune.engines import load_engine
 
         return load_engine(model.source, engine=self._engine_kind, n_threads=self._threads, **self._options)
+
+
+def _close(engines: list[Engine]) -> None:
+    """Close engines in a thread of their own: closing waits for the decode thread's current step, and a
+    slot is released on the event loop."""
+    if engines:
+        threading.Thread(target=lambda: [engine.close() for engine in engines], name="caretune-unload").start()
 
 
 class Slot:

@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from caretune.engines.loading import (
     ENGINE_HELP,
+    LORA_MODE_HELP,
+    MERGED_UP_TO_MODELS,
     PROMPT_CACHE_DIR_HELP,
     PROMPT_CACHE_MB,
     PROMPT_CACHE_MB_HELP,
@@ -19,6 +21,7 @@ from caretune.engines.loading import (
     PROMPT_LOOKUP_HELP,
     THREADS_HELP,
     EngineName,
+    LoraModeName,
 )
 from caretune.home import caretune_home
 from caretune.runs.info import HandoffSettings, KnowledgeSettings
@@ -77,6 +80,7 @@ class ServerSettings(BaseModel):
     prompt_cache_mb: float = Field(PROMPT_CACHE_MB, ge=0, description=PROMPT_CACHE_MB_HELP)
     prompt_cache_dir: Path | None = Field(None, description=PROMPT_CACHE_DIR_HELP)
     prompt_lookup: int = Field(PROMPT_LOOKUP, ge=0, description=PROMPT_LOOKUP_HELP)
+    lora_mode: LoraModeName = Field("auto", description=LORA_MODE_HELP)
     max_queue: int = Field(64, ge=1, description="Requests in flight per model before answering 429.")
     cors_origin: list[str] = Field(
         default_factory=list,
@@ -101,6 +105,13 @@ class ServerSettings(BaseModel):
             if info.field_name == "handoff_threshold":
                 HandoffSettings(threshold=value.strip())  # a number from 0 to 1, or a validation error
         return options
+
+    def engine_lora_mode(self) -> str:
+        """``--lora-mode`` as the engines take it: ``auto`` chooses by how many models may be loaded at once
+        (merges do not share a base; docs/PERFORMANCE.md has the measurements)."""
+        if self.lora_mode != "auto":
+            return self.lora_mode
+        return "merged" if self.max_loaded_models <= MERGED_UP_TO_MODELS else "adapter"
 
     def served_handoff(self) -> dict[str, dict]:
         """``--handoff-threshold`` and ``--handoff-message`` as model id → what they set over the run's own."""
