@@ -18,7 +18,6 @@ layer): speed does not depend on what the weights are, and no trained Gemma run 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile

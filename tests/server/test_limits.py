@@ -89,7 +89,7 @@ def test_an_evicted_engine_is_closed_once_its_model_has_no_request_in_flight(
     slot = pool.reserve("l")
     first = pool.get(llama)
     second = pool.get(gemma)
-    assert pool.loaded_ids() == ["g"]
+    assert [model_id for model_id, _ in pool.loaded_engines()] == ["g"]
     assert first.complete("hello", SamplingParams(max_tokens=3)).completion_tokens == 3  # still serving its request
     slot.release()
     deadline = time.monotonic() + 10
