@@ -37,12 +37,14 @@ caretune knowledge add demo-out/knowledge "$demo_policies" demo-out/data/train.j
 took knowledge
 
 echo "== 4/7 fine-tune gemma-3-270m (LoRA) to answer from the knowledge base -> runs/demo"
+# The curve's points on 16 held-out conversations, not 32: at 40 steps its evaluations took as long as its
+# steps, and the curve's shape shows as well (docs/PERFORMANCE.md).
 if python -c 'import json,sys; sys.exit(json.load(open("runs/demo/run.json"))["status"] != "succeeded")' 2>/dev/null; then
   echo "runs/demo already finished; reusing it"
 else
   resume=(); [ -d runs/demo/checkpoints ] && resume=(--resume)
   caretune train --data demo-out/data --out runs/demo --base gemma-3-270m --knowledge demo-out/knowledge \
-    --max-steps "${CARETUNE_DEMO_STEPS:-40}" --batch-size 4 --max-seq-len 512 "${resume[@]}"
+    --max-steps "${CARETUNE_DEMO_STEPS:-40}" --batch-size 4 --max-seq-len 512 --max-eval-examples 16 "${resume[@]}"
 fi
 took fine-tune
 
