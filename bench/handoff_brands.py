@@ -2,7 +2,7 @@
 real IBM TWCS set: ``caretune prepare ../shared/data/twcs-ibm-customer-care-dev.csv --out DIR``), half the
 brands (seeded) are the bot's: its knowledge base is their training conversations, its in-domain questions
 their held-out (valid + test) turns; the other brands' customers' messages are off-domain. Prints the
-out-of-fold AUROC, each signal's, and the rates at the equal-error threshold (``caretune.evaluation.handoff``),
+out-of-fold AUROC, each signal's, and the rates at the calibrated threshold (``caretune.evaluation.handoff``),
 for each seeded split of the brands. Beside it, the alternative that was measured and not served: a logistic
 regression on the question's MiniLM embedding, the bot's own past questions against the other brands'
 (out of fold too).

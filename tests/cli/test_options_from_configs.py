@@ -35,7 +35,7 @@ OPTIONS = {
     ("eval",): (EvalConfig, [
         "--model", "--data", "--questions", "--out", "--train", "--base", "--limit", "--seed", "--engine",
         "--threads", "--max-tokens", "--temperature", "--text-column", "--system", "--samples", "--reuse",
-        "--compare", "--off-domain", "--handoff-only",
+        "--compare", "--off-domain", "--handoff-refused", "--handoff-only",
     ]),
     ("keys", "create"): (KeySpec, [
         "--name", "--role", "--models", "--rate-limit", "--tokens-per-day", "--database-url", "--data-dir",

@@ -1,4 +1,4 @@
-"""Calibrating the hand-off: out-of-fold figures, the equal-error threshold, weights that serving reads back,
+"""Calibrating the hand-off: out-of-fold figures, the threshold that hands over the share asked, weights that serving reads back,
 and ``caretune eval --off-domain`` writing them into the run with the report's table and plot."""
 
 from __future__ import annotations
@@ -7,12 +7,13 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from caretune.answering.decision import confidence, signals_of
 from caretune.cli import app
-from caretune.evaluation.handoff import calibrate, risk_coverage
+from caretune.evaluation.handoff import _refusing_threshold, calibrate, risk_coverage
 from caretune.evaluation.report import read_report
 from caretune.evaluation.turns import Turn
 from caretune.knowledge import KnowledgeBase, search
@@ -62,6 +63,16 @@ def test_calibration_separates_the_shops_questions_from_other_companies(acme_kb:
     points = report.risk_coverage["bot"]
     assert points[-1].coverage == 1.0 and points[-1].quality == pytest.approx(10 / 15)
     assert report.quality_all["bot"] == pytest.approx(10 / 15)
+
+
+def test_the_threshold_hands_over_the_share_asked_of_off_domain_questions() -> None:
+    y = np.array([0] * 10 + [1] * 4)
+    scores = np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.6, 0.3, 0.7, 0.8, 0.9])
+    # 90%: nine of ten refused, so the threshold sits between the ninth (0.1) and the next score up (0.3).
+    assert _refusing_threshold(scores, y, 0.9) == pytest.approx(0.2)
+    # All ten: above the highest off-domain score, which leaves only two in-domain questions answered.
+    assert _refusing_threshold(scores, y, 1.0) == pytest.approx(0.65)
+    assert _refusing_threshold(scores, y, 0.5) == pytest.approx(0.055)
 
 
 def test_risk_coverage_puts_the_most_confident_first() -> None:

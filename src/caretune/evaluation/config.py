@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, model_validator
 
 from caretune.engines.loading import ENGINE_HELP, THREADS_HELP, EngineName
+from caretune.evaluation.handoff import HANDOFF_REFUSED
 from caretune.evaluation.schema import Mode
 from caretune.runs.info import KnowledgeSettings
 
@@ -48,6 +49,11 @@ class EvalConfig(BaseModel):
         None,
         description="CSV or JSONL of other companies' customers' messages: calibrate when the first model hands "
         "over (against --data's questions) and write it into its run.",
+    )
+    handoff_refused: float = Field(
+        HANDOFF_REFUSED, gt=0, le=1,
+        description="With --off-domain: the share of its questions the calibrated threshold hands over (out of "
+        "fold); the lowest such threshold answers the most of the company's own.",
     )
     handoff_only: bool = Field(
         False,

@@ -4,12 +4,16 @@ Each question's retrieval signals (``caretune.answering.decision``) are computed
 knowledge base; a logistic regression (scikit-learn) learns which questions the bot can answer from them.
 Every figure is out of fold (5-fold, stratified, seeded), so the AUROC and the rates are what unseen
 questions get; the weights written into the run are then refitted on all of them. The threshold is the
-equal-error point of the out-of-fold scores: as many in-domain questions refused as off-domain ones
-answered, the point a support lead would pick without knowing which error costs more.
+lowest at which the out-of-fold scores hand over a chosen share of the off-domain questions (95% unless
+``caretune eval --handoff-refused`` says otherwise): a support lead states how many wrong-company questions
+may get an answer, and the bot answers as many of its own customers as that allows. The equal-error point
+sat beside the held-out questions, which repeat past ones almost word for word, and handed over half the
+paraphrased questions of the company's own (docs/EVALUATION.md).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,6 +25,9 @@ from caretune.knowledge import open_knowledge, search, search_query
 from caretune.runs.info import HandoffSettings, KnowledgeSettings
 
 FOLDS = 5
+# Share of the off-domain questions the calibrated threshold hands over unless told otherwise: a support
+# lead's bound on wrong-company questions answered.
+HANDOFF_REFUSED = 0.95
 
 
 class RiskPoint(BaseModel):
@@ -80,11 +87,13 @@ def _out_of_fold(x: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
     return scores
 
 
-def _equal_error_threshold(scores: np.ndarray, y: np.ndarray) -> float:
-    """The threshold where the larger of the two error rates is smallest."""
-    candidates = np.unique(scores)
-    worst = [max(np.mean(scores[y == 1] < t), np.mean(scores[y == 0] >= t)) for t in candidates]
-    return float(candidates[int(np.argmin(worst))])
+def _refusing_threshold(scores: np.ndarray, y: np.ndarray, refuse: float) -> float:
+    """The lowest threshold that hands over at least ``refuse`` of the off-domain questions, set midway to the
+    next score up: every question of the company's own that scores above it is answered."""
+    off = np.sort(scores[y == 0])
+    last_refused = off[min(len(off), math.ceil(refuse * len(off) - 1e-9)) - 1]
+    above = scores[scores > last_refused]
+    return float((last_refused + above.min()) / 2) if above.size else float(np.nextafter(last_refused, 1.0))
 
 
 def _settings(model, threshold: float, counts: dict[str, int]) -> HandoffSettings:  # noqa: ANN001
@@ -115,6 +124,7 @@ def calibrate(
     seed: int = 0,
     quality: dict[str, list[float]] | None = None,
     reply_logprobs: Sequence[float] | None = None,
+    refuse: float = HANDOFF_REFUSED,
 ) -> HandoffReport:
     """Fit and measure the hand-off decision; ``quality`` (per system, per in-domain turn) gives the quality
     of answered turns and the risk-coverage curves; ``reply_logprobs`` (per question, in-domain first) is
@@ -125,7 +135,7 @@ def calibrate(
     x = np.array([s.vector() for s in signals])
     y = np.array([1] * len(in_domain) + [0] * len(off_domain))
     scores = _out_of_fold(x, y, seed)
-    threshold = _equal_error_threshold(scores, y)
+    threshold = _refusing_threshold(scores, y, refuse)
     counts = {"in_domain": len(in_domain), "off_domain": len(off_domain)}
     settings = _settings(_fit(x, y), threshold, counts)
     decisions = [  # what serving would decide with each out-of-fold score

@@ -253,7 +253,7 @@ def _calibrate_handoff(
     off = [Turn(history=[{"role": "user", "content": q.text}]) for q in rows]
     quality = {o.name: s["semantic_similarity"] for o, s in zip(outcomes, scores) if o.kind == "model"}
     logprobs = _reply_logprobs(config, outcomes[0], off) if outcomes else None
-    report = calibrate(turns, off, knowledge, config.seed, quality, logprobs)
+    report = calibrate(turns, off, knowledge, config.seed, quality, logprobs, config.handoff_refused)
     if ref.run is not None and ref.run_dir is not None and ref.checkpoint is None:
         kept = ref.run.handoff.model_dump(include={"message", "clarify_message"}) if ref.run.handoff else {}
         ref.run.model_copy(update={"handoff": report.settings.model_copy(update=kept)}).save(ref.run_dir)

@@ -84,7 +84,7 @@ def handoff_table(report: EvalReport) -> Table | None:
         *[[f"AUROC of {name} alone", f"{value:.3f}"] for name, value in h.signal_auroc.items()],
         *([["AUROC with the reply's log-probability too", f"{h.auroc_with_reply:.3f}"]]
           if h.auroc_with_reply is not None else []),
-        ["Threshold (equal error)", f"{h.threshold:.3f}"],
+        ["Threshold (hands over the share asked of off-domain questions)", f"{h.threshold:.3f}"],
         ["In-domain questions answered", f"{h.in_domain_answered:.1%}"],
         ["Off-domain questions handed off or asked back", f"{h.off_domain_refused:.1%}"],
         *[[f"{system}: similarity, all / answered turns", f"{h.quality_all[system]:.3f} / {value:.3f}"]
