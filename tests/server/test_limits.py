@@ -90,13 +90,14 @@ def test_an_evicted_engine_is_closed_once_its_model_has_no_request_in_flight(
     first = pool.get(llama)
     second = pool.get(gemma)
     assert [model_id for model_id, _ in pool.loaded_engines()] == ["g"]
-    assert first.complete("hello", SamplingParams(max_tokens=3)).completion_tokens == 3  # still serving its request
+    greedy = SamplingParams(temperature=0, max_tokens=3, logit_bias={2: -100})  # <eos> banned: 3 tokens each time
+    assert first.complete("hello", greedy).completion_tokens == 3  # still serving its request
     slot.release()
     deadline = time.monotonic() + 10
     while not first._closed and time.monotonic() < deadline:
         time.sleep(0.05)
     assert first._closed and not second._closed
-    assert second.complete("hello", SamplingParams(max_tokens=3)).completion_tokens == 3
+    assert second.complete("hello", greedy).completion_tokens == 3
     second.close()
 
 
