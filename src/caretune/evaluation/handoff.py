@@ -91,7 +91,7 @@ def _refusing_threshold(scores: np.ndarray, y: np.ndarray, refuse: float) -> flo
     """The lowest threshold that hands over at least ``refuse`` of the off-domain questions, set midway to the
     next score up: every question of the company's own that scores above it is answered."""
     off = np.sort(scores[y == 0])
-    last_refused = off[min(len(off), math.ceil(refuse * len(off) - 1e-9)) - 1]
+    last_refused = off[math.ceil(refuse * len(off) - 1e-9) - 1]  # refuse is in (0, 1]
     above = scores[scores > last_refused]
     return float((last_refused + above.min()) / 2) if above.size else float(np.nextafter(last_refused, 1.0))
 

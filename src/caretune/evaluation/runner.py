@@ -284,14 +284,15 @@ def evaluate(config: EvalConfig) -> tuple[EvalReport, list[Outcome]]:
     train_path = _train_path(config)
     config = config.model_copy(update={"train": train_path})
     base = config.base or base_of(ModelSpec.parse(config.models[0]).ref)
-    outcomes = [] if config.handoff_only else _outcomes(config, turns, load_turns(train_path), train_path, base)
+    train = [] if config.handoff_only else load_turns(train_path)
+    outcomes = [] if config.handoff_only else _outcomes(config, turns, train, train_path, base)
     settings = EvalSettings(
         models=config.models, data=config.questions or config.data, train=train_path, base=base,
         limit=config.limit, seed=config.seed, engine=config.engine, max_tokens=config.max_tokens,
         temperature=config.temperature,
     )
     # what the company's agents said, which a reply may repeat without inventing it
-    stated = "\n".join(t.reference or "" for t in load_turns(train_path)) if config.mode == "questions" else ""
+    stated = "\n".join(t.reference or "" for t in train) if config.mode == "questions" else ""
     scores = [_per_turn(o, turns, config.mode, stated) for o in outcomes]
     report = EvalReport(
         mode=config.mode, settings=settings, n_turns=len(turns), brands=_brand_counts(turns),
