@@ -65,9 +65,10 @@ def main() -> None:
         settings = report.settings
         shares = []
         for name in groups:
-            answered = np.mean([confidence(settings, s) >= settings.threshold for s in signals[name]])
-            shares.append(f"{name} {'handed over' if name == '--off-domain' else 'answered'} "
-                          f"{1 - answered if name == '--off-domain' else answered:.1%}")
+            answered = float(np.mean([confidence(settings, s) >= settings.threshold for s in signals[name]]))
+            # other companies' questions should be handed over, the company's own answered
+            shares.append(f"{name} handed over {1 - answered:.1%}" if name == "--off-domain"
+                          else f"{name} answered {answered:.1%}")
         print(f"hand over {refused:.0%} of the built-in off-domain: threshold {settings.threshold:.3f}; out of fold "
               f"held-out answered {report.in_domain_answered:.1%}, built-in handed over "
               f"{report.off_domain_refused:.1%}; " + ", ".join(shares))
