@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from difflib import SequenceMatcher
 from typing import Literal
+
+from rapidfuzz import fuzz
 
 Trigger = Literal["asked_for_person", "repeated_question", "angry"]
 
@@ -40,9 +41,11 @@ _ANGRY_WORDS = re.compile(
     r"i hate (this|you|your)|(is|what) a joke|lawyer|sue you)\b",
     re.IGNORECASE,
 )
-# Repeated when the new message reads as the same as an earlier answered one (difflib's ratio: shared
-# characters in order), so "where is my order??" after "Where is my order?" counts, a new question does not.
-REPEAT_SIMILARITY = 0.85
+# Repeated when the new message reads as the same as an earlier answered one (rapidfuzz's ratio: the share of
+# characters the two have in common, in order, out of 100), so "where is my order??" after "Where is my
+# order?" counts, a new question does not. rapidfuzz, not difflib: a long chat compares its last message with
+# every earlier one before each answer, and difflib's took milliseconds of the answer's time to first token.
+REPEAT_SIMILARITY = 85
 
 
 # "When can I talk to someone?" asks for the support hours, not for a person now.
@@ -86,4 +89,4 @@ def _repeats_answered(messages: Sequence[dict[str, str]], last: str) -> bool:
 
 def _same(a: str, b: str) -> bool:
     norm = [" ".join(re.findall(r"\w+", s.lower())) for s in (a, b)]
-    return bool(norm[0]) and SequenceMatcher(None, *norm).ratio() >= REPEAT_SIMILARITY
+    return bool(norm[0]) and fuzz.ratio(*norm, score_cutoff=REPEAT_SIMILARITY) > 0
