@@ -91,6 +91,7 @@ class KnowledgeBase:
                 raise InputError("not a knowledge base (create one with `caretune knowledge add`)", self.path)
             self.path.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")  # a property of the file: set once, it holds for every connection
             db.executescript(_SCHEMA)
         self._lock = threading.Lock()
         self._index = None
@@ -213,9 +214,14 @@ class KnowledgeBase:
 
     def dense(self, vector: np.ndarray, limit: int) -> list[tuple[int, float]]:
         """(chunk id, cosine similarity) of the nearest chunks, nearest first."""
+        import faiss
+
         index = self._current_index()
         if index.ntotal == 0:
             return []
+        # One query is one pass over the vectors: FAISS's threads cost more to start than they save. The setting
+        # is the calling thread's own (OpenMP's), so a build elsewhere keeps its threads.
+        faiss.omp_set_num_threads(1)
         scores, ids = index.search(vector.reshape(1, -1).astype(np.float32), min(limit, index.ntotal))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
@@ -263,7 +269,6 @@ class KnowledgeBase:
         """A connection for one call (SQLite connections are cheap, and this keeps threads apart)."""
         db = sqlite3.connect(self.path / DB_FILE, timeout=30, isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA foreign_keys=ON")
             yield db
         finally:
