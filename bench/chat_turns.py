@@ -16,7 +16,9 @@ each server (target with the cache: <= 1.2x); how many answers are the same with
 an engine in this process replaying the last chat: the memory a cached conversation takes (its KV state);
 and a control for the answers: how many are the same without any cache when the prompt is read alone or
 beside another chat (with this llama.cpp build a Q4 model's answer depends on where its cells lie in the
-KV buffer, which a cache and a neighbour both change: docs/PERFORMANCE.md).
+KV buffer, which a cache and a neighbour both change: docs/PERFORMANCE.md). Last, the floor no cache can
+lower: the time to prefill the same new tokens (a turn's worth) after few and after many positions already in
+the KV cache, on a llama.cpp context set up as the server's, rounds alternating.
 
     nice -n 10 python bench/chat_turns.py [--conversations 2] [--turns 10] [--replies scripted model]
 """
@@ -172,6 +174,30 @@ def placement_control(model: str, requests: list[list[dict]], max_tokens: int) -
     return answers
 
 
+def attention_floor(model: str, new: int = 40, before: tuple[int, ...] = (40, 760), rounds: int = 7) -> dict:
+    """Median seconds to prefill ``new`` tokens after each count of ``before`` positions already cached: what a
+    turn costs once the cache has done all it can (attention still reads every earlier position)."""
+    from caretune.engines.llamacpp_runtime import BatchToken, LlamaRuntime, RuntimeConfig
+    from caretune.models.registry import resolve
+
+    runtime = LlamaRuntime(resolve(model).gguf_path, RuntimeConfig(n_cached=1))  # as served with a cache
+    ids = runtime.tokenize(" ".join(q + " " + a for q, a in TURNS) * 2)
+    step = runtime.config.n_batch
+    times: dict[int, list[float]] = {n: [] for n in before}
+    try:
+        for r in range(rounds):
+            for n in before if r % 2 else before[::-1]:
+                runtime.forget(0)
+                for start in range(0, n, step):
+                    runtime.decode([BatchToken(ids[p], p, (0,), False) for p in range(start, min(n, start + step))])
+                began = time.perf_counter()
+                runtime.decode([BatchToken(ids[p], p, (0,), p == n + new - 1) for p in range(n, n + new)])
+                times[n].append(time.perf_counter() - began)
+    finally:
+        runtime.close()
+    return {n: statistics.median(t) for n, t in times.items()}
+
+
 def _ends(engine) -> set[int]:
     tokenizer = engine.prompting.tokenizer
     return {tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<end_of_turn>")}
@@ -247,6 +273,10 @@ def main() -> None:
           f"{stats.reused_tokens}/{stats.prompt_tokens} prompt tokens reused)")
     control = placement_control(args.model, last_chat, args.max_tokens)
     print(f"control, no cache: answers the same read alone and beside another chat: {agreement(control)}")
+    floor = attention_floor(args.model)
+    (few, short), (many, long) = sorted(floor.items())
+    print(f"floor: prefilling the same 40 tokens after {many} cached positions takes {long * 1000:.0f} ms, after "
+          f"{few} {short * 1000:.0f} ms ({long / short:.2f}x): attention reads every cached position")
 
 
 if __name__ == "__main__":
