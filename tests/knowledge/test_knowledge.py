@@ -116,3 +116,21 @@ def test_the_prompt_layout_and_the_query_of_a_conversation(docs: Path, tmp_path:
             {"role": "user", "content": "and Canada?"}]
     assert search_query(chat) == "do you ship abroad and Canada?"  # a short follow-up keeps its context
     assert search_query(chat[:1]) == "do you ship abroad"
+
+
+@pytest.mark.parametrize(
+    ("last", "query"),
+    [
+        ("and Canada?", "where is my parcel and Canada?"),
+        ("order 12345", "where is my parcel order 12345"),  # answers the agent: the topic goes on
+        ("cool, and Canada?", "where is my parcel cool, and Canada?"),
+        ("awesome", "awesome"),  # thanks close the topic: searched alone, they find how agents close
+        ("ok cool thx", "ok cool thx"),
+        ("perfect, thank you", "perfect, thank you"),
+        ("Thanks!", "Thanks!"),
+    ],
+)
+def test_a_short_message_is_searched_with_the_one_before_unless_it_is_thanks(last: str, query: str) -> None:
+    chat = [{"role": "user", "content": "where is my parcel"}, {"role": "assistant", "content": "It ships today."},
+            {"role": "user", "content": last}]
+    assert search_query(chat) == query

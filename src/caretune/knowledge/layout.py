@@ -7,6 +7,7 @@ the conversation's turns stay exactly as the model was trained on them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from caretune.knowledge.search import Passage
@@ -14,6 +15,13 @@ from caretune.knowledge.search import Passage
 HEADER = "Use this information from the company's knowledge base when it answers the customer:"
 # A customer's last message shorter than this many words ("and to Canada?") is searched with the one before.
 SHORT_QUESTION_WORDS = 4
+# ...unless it thanks or praises without asking ("awesome", "ok cool thx"): that closes the topic, and searched
+# with the question before it, it would bring back that question's policy instead of how agents close.
+_THANKS = re.compile(
+    r"\b(thanks?|thank you|thx|ty|cheers|appreciated?|awesome|great|perfect|cool|brilliant|lovely|amazing|"
+    r"excellent|nice|super|wonderful|fantastic)\b",
+    re.IGNORECASE,
+)
 
 
 def passage_line(passage: Passage) -> str:
@@ -33,10 +41,18 @@ def grounded_system(instructions: str | None, passages: Sequence[Passage]) -> st
 
 
 def search_query(messages: Sequence[dict[str, str]]) -> str:
-    """What a conversation is searched by: its last customer message, with the previous one if it is short."""
+    """What a conversation is searched by: its last customer message, with the previous one if it is short
+    and continues it (a short thanks stands alone)."""
     asked = [m["content"] for m in messages if m["role"] == "user"]
     if not asked:
         return ""
-    if len(asked) > 1 and len(asked[-1].split()) < SHORT_QUESTION_WORDS:
-        return f"{asked[-2]} {asked[-1]}"
-    return asked[-1]
+    last = asked[-1]
+    if len(asked) > 1 and len(last.split()) < SHORT_QUESTION_WORDS and _continues(last):
+        return f"{asked[-2]} {last}"
+    return last
+
+
+def _continues(message: str) -> bool:
+    """Whether a short message carries on the question before it ("and Canada?", "order 12345") rather than
+    closing it ("thanks!", "perfect, thank you")."""
+    return "?" in message or not _THANKS.search(message)
