@@ -174,7 +174,12 @@ def placement_control(model: str, requests: list[list[dict]], max_tokens: int) -
     return answers
 
 
-def attention_floor(model: str, new: int = 40, before: tuple[int, ...] = (40, 760), rounds: int = 7) -> dict:
+FLOOR_NEW_TOKENS = 40  # a turn's worth: a ~25-word message and the chat template around it
+
+
+def attention_floor(
+    model: str, new: int = FLOOR_NEW_TOKENS, before: tuple[int, ...] = (40, 760), rounds: int = 7
+) -> dict:
     """Median seconds to prefill ``new`` tokens after each count of ``before`` positions already cached: what a
     turn costs once the cache has done all it can (attention still reads every earlier position)."""
     from caretune.engines.llamacpp_runtime import BatchToken, LlamaRuntime, RuntimeConfig
@@ -275,8 +280,8 @@ def main() -> None:
     print(f"control, no cache: answers the same read alone and beside another chat: {agreement(control)}")
     floor = attention_floor(args.model)
     (few, short), (many, long) = sorted(floor.items())
-    print(f"floor: prefilling the same 40 tokens after {many} cached positions takes {long * 1000:.0f} ms, after "
-          f"{few} {short * 1000:.0f} ms ({long / short:.2f}x): attention reads every cached position")
+    print(f"floor: prefilling the same {FLOOR_NEW_TOKENS} tokens after {many} cached positions takes "
+          f"{long * 1000:.0f} ms, after {few} {short * 1000:.0f} ms ({long / short:.2f}x): attention reads every cached position")
 
 
 if __name__ == "__main__":

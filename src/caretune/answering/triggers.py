@@ -89,4 +89,4 @@ def _repeats_answered(messages: Sequence[dict[str, str]], last: str) -> bool:
 
 def _same(a: str, b: str) -> bool:
     norm = [" ".join(re.findall(r"\w+", s.lower())) for s in (a, b)]
-    return bool(norm[0]) and fuzz.ratio(*norm, score_cutoff=REPEAT_SIMILARITY) > 0
+    return bool(norm[0]) and fuzz.ratio(*norm, score_cutoff=REPEAT_SIMILARITY) >= REPEAT_SIMILARITY
