@@ -281,7 +281,8 @@ def main() -> None:
     floor = attention_floor(args.model)
     (few, short), (many, long) = sorted(floor.items())
     print(f"floor: prefilling the same {FLOOR_NEW_TOKENS} tokens after {many} cached positions takes "
-          f"{long * 1000:.0f} ms, after {few} {short * 1000:.0f} ms ({long / short:.2f}x): attention reads every cached position")
+          f"{long * 1000:.0f} ms, after {few} {short * 1000:.0f} ms ({long / short:.2f}x): attention reads every "
+          "cached position")
 
 
 if __name__ == "__main__":
