@@ -1,13 +1,14 @@
 """Does the hand-off tell a company's own customers from other companies'? On prepared multi-brand data (the
 real IBM TWCS set: ``caretune prepare ../shared/data/twcs-ibm-customer-care-dev.csv --out DIR``), half the
 brands (seeded) are the bot's: its knowledge base is their training conversations, its in-domain questions
-their held-out (valid + test) turns; the other brands' customers' messages are off-domain. Prints the
+their held-out (valid + test) turns; the other brands' customers' messages are off-domain. With
+``--one-brand``, each brand with enough held-out turns is a bot of its own instead, as a company deploys one. Prints the
 out-of-fold AUROC, each signal's, and the rates at the calibrated threshold (``caretune.evaluation.handoff``),
 for each seeded split of the brands. Beside it, the alternative that was measured and not served: a logistic
 regression on the question's MiniLM embedding, the bot's own past questions against the other brands'
 (out of fold too).
 
-    python bench/handoff_brands.py --data DIR [--seeds 0 1 2 3 4]
+    python bench/handoff_brands.py --data DIR [--seeds 0 1 2 3 4] [--one-brand]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import json
 import random
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from caretune.evaluation.handoff import FOLDS, calibrate
@@ -32,17 +34,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--one-brand", action="store_true", help="a bot per brand instead of half the brands")
     args = parser.parse_args()
     train = read_chat_examples(args.data / "train.jsonl")
     held_out = read_chat_examples(args.data / "valid.jsonl") + read_chat_examples(args.data / "test.jsonl")
-    for seed in args.seeds:
-        split(train, held_out, seed)
-
-
-def split(train: list, held_out: list, seed: int) -> None:
-    """Half the brands (seeded) are the bot's; print the calibration and the embedding classifier's AUROC."""
     brands = sorted({_brand(e) for e in train + held_out})
-    ours = set(random.Random(seed).sample(brands, len(brands) // 2))
+    if args.one_brand:
+        turns = Counter(_brand(e) for e in held_out for _ in example_turns(e))
+        for brand in brands:
+            if turns[brand] >= FOLDS:  # the out-of-fold calibration needs a question of its own in every fold
+                split(train, held_out, {brand}, brand, seed=0)
+        return
+    for seed in args.seeds:
+        split(train, held_out, set(random.Random(seed).sample(brands, len(brands) // 2)), f"seed {seed}", seed)
+
+
+def split(train: list, held_out: list, ours: set[str], label: str, seed: int) -> None:
+    """``ours`` are the bot's brands; print the calibration and the embedding classifier's AUROC."""
     with tempfile.TemporaryDirectory() as tmp:
         own_train = Path(tmp) / "train.jsonl"
         own_train.write_text(
@@ -58,9 +66,9 @@ def split(train: list, held_out: list, seed: int) -> None:
         report = calibrate(in_domain, off_domain, KnowledgeSettings(path=str(kb.path)), seed)
         chunks = len(kb)
     own_questions = [t for e in train if _brand(e) in ours for t in example_turns(e)]
-    print(f"seed {seed}: bot's brands ({len(ours)}): {', '.join(sorted(ours))}; knowledge: {chunks} chunks")
+    print(f"{label}: bot's brands ({len(ours)}): {', '.join(sorted(ours))}; knowledge: {chunks} chunks")
     print(json.dumps(report.model_dump(exclude={"settings", "risk_coverage", "quality_all", "quality_answered"})))
-    print(f"seed {seed}: AUROC served (retrieval signals) {report.auroc:.3f}; embedding classifier "
+    print(f"{label}: AUROC served (retrieval signals) {report.auroc:.3f}; embedding classifier "
           f"{embedding_auroc(own_questions, in_domain, off_domain, seed):.3f}")
 
 
