@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 from caretune.evaluation.handoff import FOLDS, calibrate
+from caretune.evaluation.questions import load_questions
 from caretune.evaluation.turns import Turn, example_turns, read_chat_examples
 from caretune.knowledge import KnowledgeBase
 from caretune.runs.info import KnowledgeSettings
@@ -35,7 +36,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--one-brand", action="store_true", help="a bot per brand instead of half the brands")
+    parser.add_argument(
+        "--negatives", type=Path, help="questions file: also fit the embedding classifier on these as the others' "
+        "questions (what a deployment has: e.g. the demo's off_domain_questions.jsonl), not on the other brands'"
+    )
     args = parser.parse_args()
+    negatives = load_questions(args.negatives) if args.negatives else None
     train = read_chat_examples(args.data / "train.jsonl")
     held_out = read_chat_examples(args.data / "valid.jsonl") + read_chat_examples(args.data / "test.jsonl")
     brands = sorted({_brand(e) for e in train + held_out})
@@ -43,14 +49,15 @@ def main() -> None:
         turns = Counter(_brand(e) for e in held_out for _ in example_turns(e))
         for brand in brands:
             if turns[brand] >= FOLDS:  # the out-of-fold calibration needs a question of its own in every fold
-                split(train, held_out, {brand}, brand, seed=0)
+                split(train, held_out, {brand}, brand, 0, negatives)
         return
     for seed in args.seeds:
-        split(train, held_out, set(random.Random(seed).sample(brands, len(brands) // 2)), f"seed {seed}", seed)
+        split(train, held_out, set(random.Random(seed).sample(brands, len(brands) // 2)), f"seed {seed}", seed, negatives)
 
 
-def split(train: list, held_out: list, ours: set[str], label: str, seed: int) -> None:
-    """``ours`` are the bot's brands; print the calibration and the embedding classifier's AUROC."""
+def split(train: list, held_out: list, ours: set[str], label: str, seed: int, negatives: list[str] | None) -> None:
+    """``ours`` are the bot's brands; print the calibration and the embedding classifier's AUROC (also fitted
+    on ``negatives``, when given)."""
     with tempfile.TemporaryDirectory() as tmp:
         own_train = Path(tmp) / "train.jsonl"
         own_train.write_text(
@@ -70,6 +77,8 @@ def split(train: list, held_out: list, ours: set[str], label: str, seed: int) ->
     print(json.dumps(report.model_dump(exclude={"settings", "risk_coverage", "quality_all", "quality_answered"})))
     print(f"{label}: AUROC served (retrieval signals) {report.auroc:.3f}; embedding classifier "
           f"{embedding_auroc(own_questions, in_domain, off_domain, seed):.3f}")
+    if negatives:
+        print(f"{label}: embedding classifier fitted on --negatives {fitted_auroc(own_questions, negatives, in_domain, off_domain):.3f}")
 
 
 def embedding_auroc(own: list[Turn], in_domain: list[Turn], off_domain: list[Turn], seed: int) -> float:
@@ -95,6 +104,24 @@ def embedding_auroc(own: list[Turn], in_domain: list[Turn], off_domain: list[Tur
         model = LogisticRegression(class_weight="balanced", max_iter=2000).fit(x, labels)
         scores[test] = model.predict_proba(asked[test])[:, 1]
     return float(roc_auc_score(y, scores))
+
+
+def fitted_auroc(own: list[Turn], negatives: list[str], in_domain: list[Turn], off_domain: list[Turn]) -> float:
+    """AUROC of a classifier on the question's embedding fitted on the bot's own past questions against
+    ``negatives``, none of them the test's brands."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from caretune.knowledge import search_query
+    from caretune.knowledge.embeddings import get_embedder
+
+    embed = get_embedder().encode
+    x = np.vstack([embed([search_query(t.history) for t in own]), embed(negatives)])
+    labels = np.array([1] * len(own) + [0] * len(negatives))
+    model = LogisticRegression(class_weight="balanced", max_iter=2000).fit(x, labels)
+    asked = embed([search_query(t.history) for t in [*in_domain, *off_domain]])
+    return float(roc_auc_score([1] * len(in_domain) + [0] * len(off_domain), model.predict_proba(asked)[:, 1]))
 
 
 if __name__ == "__main__":
