@@ -2,13 +2,13 @@
 real IBM TWCS set: ``caretune prepare ../shared/data/twcs-ibm-customer-care-dev.csv --out DIR``), half the
 brands (seeded) are the bot's: its knowledge base is their training conversations, its in-domain questions
 their held-out (valid + test) turns; the other brands' customers' messages are off-domain. With
-``--one-brand``, each brand with enough held-out turns is a bot of its own instead, as a company deploys one. Prints the
-out-of-fold AUROC, each signal's, and the rates at the calibrated threshold (``caretune.evaluation.handoff``),
-for each seeded split of the brands. Beside it, the alternative that was measured and not served: a logistic
-regression on the question's MiniLM embedding, the bot's own past questions against the other brands'
-(out of fold too).
+``--one-brand``, each brand with enough held-out turns is a bot of its own instead, as a company deploys one.
+Prints the out-of-fold AUROC, each signal's, and the rates at the calibrated threshold
+(``caretune.evaluation.handoff``), for each split of the brands. Beside it, the alternative that was measured
+and not served: a logistic regression on the question's MiniLM embedding, the bot's own past questions
+against the other brands' (out of fold too), and with ``--negatives FILE`` against that file's questions.
 
-    python bench/handoff_brands.py --data DIR [--seeds 0 1 2 3 4] [--one-brand]
+    python bench/handoff_brands.py --data DIR [--seeds 0 1 2 3 4] [--one-brand] [--negatives FILE]
 """
 
 from __future__ import annotations
@@ -52,10 +52,13 @@ def main() -> None:
                 split(train, held_out, {brand}, brand, 0, negatives)
         return
     for seed in args.seeds:
-        split(train, held_out, set(random.Random(seed).sample(brands, len(brands) // 2)), f"seed {seed}", seed, negatives)
+        ours = set(random.Random(seed).sample(brands, len(brands) // 2))
+        split(train, held_out, ours, f"seed {seed}", seed, negatives)
 
 
-def split(train: list, held_out: list, ours: set[str], label: str, seed: int, negatives: list[str] | None) -> None:
+def split(
+    train: list, held_out: list, ours: set[str], label: str, seed: int, negatives: list[str] | None
+) -> None:
     """``ours`` are the bot's brands; print the calibration and the embedding classifier's AUROC (also fitted
     on ``negatives``, when given)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -75,17 +78,19 @@ def split(train: list, held_out: list, ours: set[str], label: str, seed: int, ne
     own_questions = [t for e in train if _brand(e) in ours for t in example_turns(e)]
     print(f"{label}: bot's brands ({len(ours)}): {', '.join(sorted(ours))}; knowledge: {chunks} chunks")
     print(json.dumps(report.model_dump(exclude={"settings", "risk_coverage", "quality_all", "quality_answered"})))
-    print(f"{label}: AUROC served (retrieval signals) {report.auroc:.3f}; embedding classifier "
-          f"{embedding_auroc(own_questions, in_domain, off_domain, seed):.3f}")
-    if negatives:
-        print(f"{label}: embedding classifier fitted on --negatives {fitted_auroc(own_questions, negatives, in_domain, off_domain):.3f}")
+    against_others, against_negatives = embedding_aurocs(own_questions, in_domain, off_domain, seed, negatives)
+    print(f"{label}: AUROC served (retrieval signals) {report.auroc:.3f}; embedding classifier {against_others:.3f}")
+    if against_negatives is not None:
+        print(f"{label}: embedding classifier fitted on --negatives {against_negatives:.3f}")
 
 
-def embedding_auroc(own: list[Turn], in_domain: list[Turn], off_domain: list[Turn], seed: int) -> float:
-    """Out-of-fold AUROC of a classifier on the question's embedding: positives the bot's own past questions,
-    negatives the other brands' questions of the training folds."""
+def embedding_aurocs(
+    own: list[Turn], in_domain: list[Turn], off_domain: list[Turn], seed: int, negatives: list[str] | None
+) -> tuple[float, float | None]:
+    """AUROC of a classifier on the question's embedding, positives the bot's own past questions: out of fold
+    with the other brands' questions of the training folds as negatives, and with ``negatives`` (questions of
+    no test brand, what a deployment has) when given."""
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
@@ -98,30 +103,18 @@ def embedding_auroc(own: list[Turn], in_domain: list[Turn], off_domain: list[Tur
     y = np.array([1] * len(in_domain) + [0] * len(off_domain))
     scores = np.zeros(len(y))
     for fit, test in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(asked, y):
-        negatives = asked[[i for i in fit if y[i] == 0]]
-        x = np.vstack([positives, negatives])
-        labels = np.array([1] * len(positives) + [0] * len(negatives))
-        model = LogisticRegression(class_weight="balanced", max_iter=2000).fit(x, labels)
-        scores[test] = model.predict_proba(asked[test])[:, 1]
-    return float(roc_auc_score(y, scores))
+        others = asked[[i for i in fit if y[i] == 0]]
+        scores[test] = _classifier(positives, others).predict_proba(asked[test])[:, 1]
+    fitted = _classifier(positives, embed(negatives)).predict_proba(asked)[:, 1] if negatives else None
+    return float(roc_auc_score(y, scores)), None if fitted is None else float(roc_auc_score(y, fitted))
 
 
-def fitted_auroc(own: list[Turn], negatives: list[str], in_domain: list[Turn], off_domain: list[Turn]) -> float:
-    """AUROC of a classifier on the question's embedding fitted on the bot's own past questions against
-    ``negatives``, none of them the test's brands."""
+def _classifier(positives, negatives):  # noqa: ANN001, ANN202 - arrays in, a scikit-learn model out
     import numpy as np
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
 
-    from caretune.knowledge import search_query
-    from caretune.knowledge.embeddings import get_embedder
-
-    embed = get_embedder().encode
-    x = np.vstack([embed([search_query(t.history) for t in own]), embed(negatives)])
-    labels = np.array([1] * len(own) + [0] * len(negatives))
-    model = LogisticRegression(class_weight="balanced", max_iter=2000).fit(x, labels)
-    asked = embed([search_query(t.history) for t in [*in_domain, *off_domain]])
-    return float(roc_auc_score([1] * len(in_domain) + [0] * len(off_domain), model.predict_proba(asked)[:, 1]))
+    labels = np.array([1] * len(positives) + [0] * len(negatives))
+    return LogisticRegression(class_weight="balanced", max_iter=2000).fit(np.vstack([positives, negatives]), labels)
 
 
 if __name__ == "__main__":
