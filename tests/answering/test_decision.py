@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from caretune.answering.decision import confidence, decide, signals_of
 from caretune.knowledge import Passage
-from caretune.runs.info import HandoffSettings
+from caretune.runs.info import DomainSettings, HandoffSettings
 
 # Confident when the best passage's cosine is above 0.5 (what `caretune eval` would fit, in one signal).
 BY_SIMILARITY = HandoffSettings(features=["similarity"], weights=[20.0], bias=-10.0, threshold=0.5)
@@ -58,3 +60,23 @@ def test_triggers_win_and_no_model_or_knowledge_means_no_score() -> None:
         "action": "answer", "confidence": None, "reason": None
     }
     assert decide(_ask("do gift cards expire"), "gift cards", None, BY_SIMILARITY).confidence is None
+
+
+def test_the_domain_classifier_reads_the_question_embedding() -> None:
+    # A classifier that reads the first dimension only: a question pointing along it is the bot's customers'.
+    domain = DomainSettings(weights=[4.0, 0.0, 0.0], bias=-1.0)
+    settings = HandoffSettings(features=["similarity", "domain"], weights=[0.0, 1.0], domain=domain, threshold=0.5)
+    question, passages = "do gift cards expire", [_passage(0.9)]
+    own = decide(_ask(question), question, passages, settings, np.array([1.0, 0.0, 0.0]))
+    other = decide(_ask(question), question, passages, settings, np.array([0.0, 1.0, 0.0]))
+    assert own.action == "answer" and own.confidence == pytest.approx(1 / (1 + np.exp(-3.0)))
+    assert (other.action, other.reason) == ("handoff", "low_confidence")
+    assert other.confidence == pytest.approx(1 / (1 + np.exp(1.0)))
+    assert signals_of(question, passages, 2.5).domain == 2.5 and signals_of(question, passages).domain == 0.0
+
+
+def test_settings_that_cannot_be_served_are_refused() -> None:
+    with pytest.raises(ValidationError, match="2 features but 1 weights"):
+        HandoffSettings(features=["similarity", "margin"], weights=[1.0])
+    with pytest.raises(ValidationError, match="needs its classifier"):
+        HandoffSettings(features=["domain"], weights=[1.0])

@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from caretune.answering.decision import confidence, signals_of
+from caretune.answering.decision import confidence, domain_logits, signals_of
 from caretune.cli import app
-from caretune.evaluation.handoff import _refusing_threshold, calibrate, risk_coverage
+from caretune.evaluation.handoff import (
+    _cross_fitted_domain, _refusing_threshold, calibrate, embedded_queries, fit_domain, risk_coverage, served_confidence,
+)
 from caretune.evaluation.report import read_report
 from caretune.evaluation.turns import Turn
 from caretune.knowledge import KnowledgeBase, search
@@ -65,6 +67,38 @@ def test_calibration_separates_the_shops_questions_from_other_companies(acme_kb:
     assert report.quality_all["bot"] == pytest.approx(10 / 15)
 
 
+OWN_PAST = [  # what the shop's customers asked before: the same topics, other words
+    "I want to return my shoes", "what's the returns policy", "can I get my money back for a jacket",
+    "how many days to send something back", "are you open late on friday", "what are your hours",
+    "is the shop open on bank holidays", "my gift card balance please", "does a gift voucher expire",
+    "can I use a gift card online",
+]
+
+
+def test_the_domain_classifier_joins_the_signals_given_the_bots_past_questions(acme_kb: KnowledgeSettings) -> None:
+    report = calibrate(_turns(IN_DOMAIN), _turns(OFF_DOMAIN), acme_kb, seed=0, own=OWN_PAST)
+    settings = report.settings
+    assert settings.features == ["similarity", "margin", "lexical", "coverage", "domain"]
+    assert settings.domain is not None and len(settings.domain.weights) == 384
+    assert settings.fitted_on == {"in_domain": 15, "off_domain": 15, "own": 10}
+    assert report.signal_auroc["domain"] > 0.9 and report.auroc > 0.9
+    # served as calibrated: the shop's question answered, another company's handed over
+    scores = served_confidence(settings, _turns(["do gift cards expire", "my card payment was declined"]), acme_kb)
+    assert scores[0] > settings.threshold > scores[1]
+
+
+def test_no_question_gets_its_domain_signal_from_a_classifier_fitted_on_it() -> None:
+    _, own = embedded_queries(_turns(OWN_PAST))
+    _, asked = embedded_queries(_turns(IN_DOMAIN + OFF_DOMAIN))
+    y = np.array([1] * len(IN_DOMAIN) + [0] * len(OFF_DOMAIN))
+    crossed = _cross_fitted_domain(own, asked, y, seed=0)
+    in_sample = fit_domain(own, asked[y == 0])
+    seen = domain_logits(in_sample, asked)
+    # A classifier that has seen an off-domain question is surer it is not the bot's than one that has not.
+    assert (crossed[y == 0] > seen[y == 0]).mean() > 0.9
+    assert crossed[y == 1].mean() > crossed[y == 0].mean()
+
+
 def test_the_threshold_hands_over_the_share_asked_of_off_domain_questions() -> None:
     y = np.array([0] * 10 + [1] * 4)
     scores = np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.1, 0.6, 0.3, 0.7, 0.8, 0.9])
@@ -100,7 +134,9 @@ def test_eval_off_domain_writes_the_hand_off_into_the_run(
     ])
     assert result.exit_code == 0, result.output + repr(result.exception)
     handoff = RunInfo.load(run).handoff
-    assert handoff is not None and len(handoff.weights) == 4 and handoff.fitted_on["off_domain"] == 15
+    assert handoff is not None and handoff.fitted_on == {"in_domain": 15, "off_domain": 15, "own": 15}
+    # the training conversations' questions are the bot's own: the domain classifier is fitted and served
+    assert handoff.features[-1] == "domain" and len(handoff.weights) == 5 and handoff.domain is not None
     report = read_report(out)
     assert report.handoff is not None and report.handoff.settings == handoff
     assert "When the bot hands over" in (out / "report.md").read_text(encoding="utf-8")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 from pydantic import BaseModel
 
 from caretune.answering.decision import Decision, decide
 from caretune.engines.base import Engine
-from caretune.knowledge import Passage, grounded_system, open_knowledge, search, search_query
+from caretune.knowledge import Passage, embed_query, grounded_system, open_knowledge, search, search_query
 from caretune.runs.info import HandoffSettings, KnowledgeSettings
 
 Messages = Sequence[dict[str, str]]
@@ -52,8 +53,10 @@ def prepare_answer(
     the passages found for the conversation, and the latest turns that leave room for ``reply_tokens``; and
     whether to send it (``handoff``: the calibrated decision; triggers apply without one)."""
     query = search_query(messages)
-    passages = _retrieve(knowledge, query)
-    decision = decide(messages, query, passages if knowledge else None, handoff)
+    # embedded once: dense search and the hand-off's domain classifier both read it
+    vector = embed_query(query) if knowledge is not None and query.strip() else None
+    passages = _retrieve(knowledge, query, vector)
+    decision = decide(messages, query, passages if knowledge else None, handoff, vector)
     own = [m["content"] for m in messages if m["role"] == "system"]
     system = grounded_system(own[0] if own else engine.system_prompt, passages)
     lead = [{"role": "system", "content": system}] if system else []
@@ -70,10 +73,10 @@ def conversation_prompt(engine: Engine, messages: Messages) -> str:
     return prepare_answer(engine, messages, knowledge_of(engine)).prompt
 
 
-def _retrieve(knowledge: KnowledgeSettings | None, query: str) -> list[Passage]:
-    if knowledge is None:
+def _retrieve(knowledge: KnowledgeSettings | None, query: str, vector: np.ndarray | None) -> list[Passage]:
+    if knowledge is None or vector is None:
         return []
-    return search(open_knowledge(knowledge.path), query, knowledge.passages)
+    return search(open_knowledge(knowledge.path), query, knowledge.passages, vector=vector)
 
 
 def _fits(engine: Engine, prompt_tokens: int, reply_tokens: int | None) -> bool:

@@ -2,9 +2,11 @@
 
 The confidence is a logistic model over what retrieval saw (how close the best passage is, by how much it
 beats the next, how many of the question's words the passages hold): a question the company's knowledge and
-past conversations do not cover is one the bot should not answer. ``caretune eval`` fits the weights and
-the threshold on held-out questions (docs/EVALUATION.md gives the measurements that chose these signals);
-explicit triggers (``triggers.py``) hand off whatever the score.
+past conversations do not cover is one the bot should not answer. When calibration fitted one, a classifier
+on the question's embedding adds whether it reads like the bot's own customers' questions at all (the
+``domain`` signal): retrieval alone finds a close passage for another company's customer asking about a
+refund. ``caretune eval`` fits the weights and the threshold on held-out questions (docs/EVALUATION.md gives
+the measurements that chose these signals); explicit triggers (``triggers.py``) hand off whatever the score.
 """
 
 from __future__ import annotations
@@ -13,27 +15,31 @@ import math
 from collections.abc import Sequence
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel
 
 from caretune.answering.triggers import Trigger, trigger_of
 from caretune.knowledge import Passage, content_words
-from caretune.runs.info import HandoffSettings
+from caretune.runs.info import DomainSettings, HandoffSettings
 
 Action = Literal["answer", "clarify", "handoff"]
 Reason = Trigger | Literal["low_confidence", "vague"]
-SIGNALS = ("similarity", "margin", "lexical", "coverage")
+SIGNALS = ("similarity", "margin", "lexical", "coverage")  # what retrieval saw
+DOMAIN = "domain"  # the domain classifier's logit, a feature when calibration fitted the classifier
 # A question with fewer content words than this is too vague to retrieve on: ask back rather than hand off.
 VAGUE_WORDS = 2
 
 
 class Signals(BaseModel):
     """What retrieval saw for one question: the best passage's cosine, its lead over the second, the best
-    BM25 score (log1p; 0 when no word matched) and the share of the question's words the passages contain."""
+    BM25 score (log1p; 0 when no word matched), the share of the question's words the passages contain, and the
+    domain classifier's logit (0 without one)."""
 
     similarity: float
     margin: float
     lexical: float
     coverage: float
+    domain: float = 0.0
 
     def vector(self, names: Sequence[str] = SIGNALS) -> list[float]:
         return [getattr(self, name) for name in names]
@@ -47,8 +53,13 @@ class Decision(BaseModel):
     reason: Reason | None = None
 
 
-def signals_of(query: str, passages: Sequence[Passage]) -> Signals:
-    """The signals of the passages an answer is given for ``query``."""
+def domain_logits(settings: DomainSettings, vectors: np.ndarray) -> np.ndarray:
+    """The domain classifier's logit for each question embedding (a row of ``vectors``)."""
+    return np.asarray(vectors, dtype=np.float64) @ np.asarray(settings.weights) + settings.bias
+
+
+def signals_of(query: str, passages: Sequence[Passage], domain: float = 0.0) -> Signals:
+    """The signals of the passages an answer is given for ``query`` (``domain``: the classifier's logit)."""
     similarities = sorted((p.similarity for p in passages if p.similarity is not None), reverse=True)
     top = similarities[0] if similarities else 0.0
     second = similarities[1] if len(similarities) > 1 else 0.0
@@ -56,7 +67,9 @@ def signals_of(query: str, passages: Sequence[Passage]) -> Signals:
     words = set(content_words(query))
     found = set(content_words(" ".join(f"{p.title} {p.text}" for p in passages)))
     coverage = len(words & found) / len(words) if words else 0.0
-    return Signals(similarity=top, margin=top - second, lexical=math.log1p(max(lexical, 0.0)), coverage=coverage)
+    return Signals(
+        similarity=top, margin=top - second, lexical=math.log1p(max(lexical, 0.0)), coverage=coverage, domain=domain
+    )
 
 
 def confidence(settings: HandoffSettings, signals: Signals) -> float:
@@ -70,12 +83,18 @@ def decide(
     query: str,
     passages: Sequence[Passage] | None,
     settings: HandoffSettings | None,
+    vector: np.ndarray | None = None,
 ) -> Decision:
     """The decision for the conversation's last message, with a calibrated model and a knowledge base to
-    judge by (``passages`` None: none, and only the triggers decide)."""
+    judge by (``passages`` None: none, and only the triggers decide); ``vector`` is the query's embedding,
+    which the domain classifier reads (None: an empty query, which scores 0 there)."""
     if settings is None or not settings.weights or passages is None:
         return decision_for(messages, query, None, 0.0)
-    return decision_for(messages, query, confidence(settings, signals_of(query, passages)), settings.threshold)
+    domain = 0.0
+    if settings.domain is not None and vector is not None:
+        domain = float(domain_logits(settings.domain, vector[None, :])[0])
+    signals = signals_of(query, passages, domain)
+    return decision_for(messages, query, confidence(settings, signals), settings.threshold)
 
 
 def decision_for(messages: Sequence[dict[str, str]], query: str, score: float | None, threshold: float) -> Decision:

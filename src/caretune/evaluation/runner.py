@@ -16,6 +16,7 @@ from typing import Callable
 from caretune.runs.refs import resolve_ref
 from caretune.errors import InputError
 from caretune.evaluation.config import EvalConfig, ModelSpec
+from caretune.knowledge import search_query
 from caretune.knowledge.embeddings import get_embedder
 from caretune.evaluation.fewshot import pick_examples
 from caretune.evaluation.hf_model import base_of, display_name, load_causal_lm
@@ -242,8 +243,9 @@ def _params(config: EvalConfig):  # noqa: ANN202 - a SamplingParams (engines are
 def _calibrate_handoff(
     config: EvalConfig, turns: list[Turn], outcomes: list[Outcome], scores: list[PerTurn]
 ) -> HandoffReport:
-    """Fit the first model's hand-off on its held-out turns against ``--off-domain`` and write it into its
-    run (a hand-over message already set there is kept)."""
+    """Fit the first model's hand-off on its held-out turns against ``--off-domain``, with the training
+    conversations' questions as the bot's own, and write it into its run (a hand-over message already set
+    there is kept)."""
     spec = ModelSpec.parse(config.models[0])
     ref = resolve_ref(spec.ref)
     knowledge = spec.knowledge_settings(ref.run.knowledge if ref.run else None)
@@ -253,7 +255,8 @@ def _calibrate_handoff(
     off = [Turn(history=[{"role": "user", "content": q.text}]) for q in rows]
     quality = {o.name: s["semantic_similarity"] for o, s in zip(outcomes, scores) if o.kind == "model"}
     logprobs = _reply_logprobs(config, outcomes[0], off) if outcomes else None
-    report = calibrate(turns, off, knowledge, config.seed, quality, logprobs, config.handoff_refused)
+    own = [search_query(t.history) for t in load_turns(config.train)]  # type: ignore[arg-type]
+    report = calibrate(turns, off, knowledge, config.seed, quality, logprobs, config.handoff_refused, own)
     if ref.run is not None and ref.run_dir is not None and ref.checkpoint is None:
         kept = ref.run.handoff.model_dump(include={"message", "clarify_message"}) if ref.run.handoff else {}
         ref.run.model_copy(update={"handoff": report.settings.model_copy(update=kept)}).save(ref.run_dir)

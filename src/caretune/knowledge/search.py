@@ -54,7 +54,7 @@ def search(
     if not query.strip() or k <= 0:
         return []
     lexical = dict(kb.lexical(query, CANDIDATES)) if mode != "dense" else {}
-    dense = dict(kb.dense(_embed(query) if vector is None else vector, CANDIDATES)) if mode != "lexical" else {}
+    dense = dict(kb.dense(embed_query(query) if vector is None else vector, CANDIDATES)) if mode != "lexical" else {}
     fused: dict[int, float] = {}
     for ranked, weight in ((lexical, LEXICAL_WEIGHT), (dense, 1.0)):
         for rank, chunk_id in enumerate(ranked):
@@ -88,7 +88,8 @@ def _distinct(ranked: list[int], texts: dict[int, str], k: int) -> list[int]:
     return chosen
 
 
-def _embed(query: str):
+def embed_query(query: str) -> np.ndarray:
+    """The query's embedding: what dense search compares, and what the hand-off's domain classifier reads."""
     from caretune.knowledge.embeddings import get_embedder
 
     return get_embedder().encode([query])[0]

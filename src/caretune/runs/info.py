@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from caretune.errors import InputError
 from caretune.runs.hyperparameters import Hyperparameters
@@ -36,17 +36,35 @@ DEFAULT_HANDOFF_MESSAGE = (
 DEFAULT_CLARIFY_MESSAGE = "Could you tell me a little more about what you need help with, so I can find the answer?"
 
 
+class DomainSettings(BaseModel):
+    """Whether a question is one of the bot's own customers': a logistic regression on the question's embedding,
+    fitted on the bot's past questions against other companies' customers'. Its logit is the ``domain`` signal."""
+
+    weights: list[float] = Field(min_length=1, description="one per embedding dimension")
+    bias: float = 0.0
+
+
 class HandoffSettings(BaseModel):
-    """When a model hands a customer to a person: a logistic model over its retrieval signals (fitted and
-    calibrated by ``caretune eval``), the confidence below which it does not answer, and what it says then."""
+    """When a model hands a customer to a person: a logistic model over its retrieval signals and, when fitted,
+    the domain classifier's (fitted and calibrated by ``caretune eval``), the confidence below which it does not
+    answer, and what it says then."""
 
     features: list[str] = Field(default_factory=list, description="signal names, in the order of ``weights``")
     weights: list[float] = Field(default_factory=list)
     bias: float = 0.0
+    domain: DomainSettings | None = Field(None, description="the classifier behind the ``domain`` feature")
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="below this confidence the bot does not answer")
     message: str = Field(DEFAULT_HANDOFF_MESSAGE, min_length=1, description="what the customer is told on hand-off")
     clarify_message: str = Field(DEFAULT_CLARIFY_MESSAGE, min_length=1)
     fitted_on: dict[str, int] = Field(default_factory=dict, description="in-domain / off-domain examples fitted on")
+
+    @model_validator(mode="after")
+    def _complete(self) -> HandoffSettings:
+        if len(self.features) != len(self.weights):
+            raise ValueError(f"{len(self.features)} features but {len(self.weights)} weights")
+        if "domain" in self.features and self.domain is None:
+            raise ValueError("the 'domain' feature needs its classifier (domain)")
+        return self
 
 
 class RunInfo(BaseModel):
