@@ -1,14 +1,16 @@
 """Does the hand-off tell a company's own customers from other companies'? On prepared multi-brand data (the
 real IBM TWCS set: ``caretune prepare ../shared/data/twcs-ibm-customer-care-dev.csv --out DIR``), half the
-brands (seeded) are the bot's: its knowledge base is their training conversations, its in-domain questions
-their held-out (valid + test) turns; the other brands' customers' messages are off-domain. With
-``--one-brand``, each brand with enough held-out turns is a bot of its own instead, as a company deploys one.
-Prints the out-of-fold AUROC, each signal's, and the rates at the calibrated threshold
-(``caretune.evaluation.handoff``), for each split of the brands. Beside it, the alternative that was measured
-and not served: a logistic regression on the question's MiniLM embedding, the bot's own past questions
-against the other brands' (out of fold too), and with ``--negatives FILE`` against that file's questions.
+brands (seeded) are the bot's: its knowledge base is their training conversations, its own past questions
+their training turns', its in-domain questions their held-out (valid + test) turns; the other brands'
+customers' messages are off-domain. With ``--one-brand``, each brand with enough held-out turns is a bot of
+its own instead, as a company deploys one. Prints, for each split of the brands, the calibration
+(``caretune.evaluation.handoff``) against the other brands' questions: the out-of-fold AUROC, each signal's
+(``domain``: the classifier on the question's embedding) and the rates at the calibrated threshold. With
+``--negatives FILE``, also what a deployment gets: calibrated against that file's questions (none of them
+the test brands'), then the other brands' customers are scored with the served settings, beside the bot's
+own held-out questions' out-of-fold scores.
 
-    python bench/handoff_brands.py --data DIR [--seeds 0 1 2 3 4] [--one-brand] [--negatives FILE]
+    python bench/handoff_brands.py --data DIR [--seeds 0 1 2 3 4] [--one-brand] [--negatives FILE] [--no-domain]
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from caretune.evaluation.handoff import FOLDS, calibrate
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from caretune.evaluation.handoff import FOLDS, calibrate, served_confidence
 from caretune.evaluation.questions import load_questions
 from caretune.evaluation.turns import Turn, example_turns, read_chat_examples
-from caretune.knowledge import KnowledgeBase
+from caretune.knowledge import KnowledgeBase, search_query
 from caretune.runs.info import KnowledgeSettings
 
 
@@ -37,11 +42,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--one-brand", action="store_true", help="a bot per brand instead of half the brands")
     parser.add_argument(
-        "--negatives", type=Path, help="questions file: also fit the embedding classifier on these as the others' "
-        "questions (what a deployment has: e.g. the demo's off_domain_questions.jsonl), not on the other brands'"
+        "--negatives", type=Path, help="questions file: also calibrate against these as the others' questions "
+        "(what a deployment has: e.g. the demo's off_domain_questions.jsonl) and score the other brands' with it"
     )
+    parser.add_argument("--no-domain", action="store_true", help="retrieval signals only, as before the classifier")
     args = parser.parse_args()
-    negatives = load_questions(args.negatives) if args.negatives else None
+    negatives = _asked(load_questions(args.negatives)) if args.negatives else None
     train = read_chat_examples(args.data / "train.jsonl")
     held_out = read_chat_examples(args.data / "valid.jsonl") + read_chat_examples(args.data / "test.jsonl")
     brands = sorted({_brand(e) for e in train + held_out})
@@ -49,18 +55,27 @@ def main() -> None:
         turns = Counter(_brand(e) for e in held_out for _ in example_turns(e))
         for brand in brands:
             if turns[brand] >= FOLDS:  # the out-of-fold calibration needs a question of its own in every fold
-                split(train, held_out, {brand}, brand, 0, negatives)
+                split(train, held_out, {brand}, brand, 0, negatives, not args.no_domain)
         return
     for seed in args.seeds:
         ours = set(random.Random(seed).sample(brands, len(brands) // 2))
-        split(train, held_out, ours, f"seed {seed}", seed, negatives)
+        split(train, held_out, ours, f"seed {seed}", seed, negatives, not args.no_domain)
+
+
+def _asked(texts: list[str]) -> list[Turn]:
+    return [Turn(history=[{"role": "user", "content": text}]) for text in texts]
 
 
 def split(
-    train: list, held_out: list, ours: set[str], label: str, seed: int, negatives: list[str] | None
+    train: list, held_out: list, ours: set[str], label: str, seed: int, negatives: list[Turn] | None, domain: bool
 ) -> None:
-    """``ours`` are the bot's brands; print the calibration and the embedding classifier's AUROC (also fitted
-    on ``negatives``, when given)."""
+    """``ours`` are the bot's brands; print the calibration against the other brands (and, given
+    ``negatives``, the deployment's: calibrated on them, tested on the other brands)."""
+    in_domain = [t for e in held_out if _brand(e) in ours for t in example_turns(e)]
+    off_domain = _asked([
+        search_query(t.history) for e in train + held_out if _brand(e) not in ours for t in example_turns(e)[:1]
+    ])
+    own = [search_query(t.history) for e in train if _brand(e) in ours for t in example_turns(e)] if domain else []
     with tempfile.TemporaryDirectory() as tmp:
         own_train = Path(tmp) / "train.jsonl"
         own_train.write_text(
@@ -68,53 +83,26 @@ def split(
         )
         kb = KnowledgeBase(Path(tmp) / "kb", create=True)
         kb.add([own_train])
-        in_domain = [t for e in held_out if _brand(e) in ours for t in example_turns(e)]
-        off_domain = [
-            Turn(history=[m for m in t.history if m["role"] != "system"][:1])
-            for e in train + held_out if _brand(e) not in ours for t in example_turns(e)[:1]
-        ]
-        report = calibrate(in_domain, off_domain, KnowledgeSettings(path=str(kb.path)), seed)
-        chunks = len(kb)
-    own_questions = [t for e in train if _brand(e) in ours for t in example_turns(e)]
-    print(f"{label}: bot's brands ({len(ours)}): {', '.join(sorted(ours))}; knowledge: {chunks} chunks")
-    print(json.dumps(report.model_dump(exclude={"settings", "risk_coverage", "quality_all", "quality_answered"})))
-    against_others, against_negatives = embedding_aurocs(own_questions, in_domain, off_domain, seed, negatives)
-    print(f"{label}: AUROC served (retrieval signals) {report.auroc:.3f}; embedding classifier {against_others:.3f}")
-    if against_negatives is not None:
-        print(f"{label}: embedding classifier fitted on --negatives {against_negatives:.3f}")
+        knowledge = KnowledgeSettings(path=str(kb.path))
+        report = calibrate(in_domain, off_domain, knowledge, seed, own=own)
+        print(f"{label}: bot's brands ({len(ours)}): {', '.join(sorted(ours))}; knowledge: {len(kb)} chunks")
+        print(json.dumps(report.model_dump(exclude={"settings", "risk_coverage", "quality_all", "quality_answered"})))
+        print(f"{label}: AUROC served, against the other brands {report.auroc:.3f}")
+        if negatives:
+            deployed(label, calibrate(in_domain, negatives, knowledge, seed, own=own), off_domain, knowledge)
 
 
-def embedding_aurocs(
-    own: list[Turn], in_domain: list[Turn], off_domain: list[Turn], seed: int, negatives: list[str] | None
-) -> tuple[float, float | None]:
-    """AUROC of a classifier on the question's embedding, positives the bot's own past questions: out of fold
-    with the other brands' questions of the training folds as negatives, and with ``negatives`` (questions of
-    no test brand, what a deployment has) when given."""
-    import numpy as np
-    from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold
-
-    from caretune.knowledge import search_query
-    from caretune.knowledge.embeddings import get_embedder
-
-    embed = get_embedder().encode
-    positives = embed([search_query(t.history) for t in own])
-    asked = embed([search_query(t.history) for t in [*in_domain, *off_domain]])
-    y = np.array([1] * len(in_domain) + [0] * len(off_domain))
-    scores = np.zeros(len(y))
-    for fit, test in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(asked, y):
-        others = asked[[i for i in fit if y[i] == 0]]
-        scores[test] = _classifier(positives, others).predict_proba(asked[test])[:, 1]
-    fitted = _classifier(positives, embed(negatives)).predict_proba(asked)[:, 1] if negatives else None
-    return float(roc_auc_score(y, scores)), None if fitted is None else float(roc_auc_score(y, fitted))
-
-
-def _classifier(positives, negatives):  # noqa: ANN001, ANN202 - arrays in, a scikit-learn model out
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-
-    labels = np.array([1] * len(positives) + [0] * len(negatives))
-    return LogisticRegression(class_weight="balanced", max_iter=2000).fit(np.vstack([positives, negatives]), labels)
+def deployed(label: str, report, others: list[Turn], knowledge: KnowledgeSettings) -> None:  # noqa: ANN001
+    """The bot's own held-out questions (out of fold) against the other brands' customers scored as served, by
+    a calibration that never saw a question of theirs."""
+    own_scores = np.array(report.out_of_fold[: report.n_in_domain])
+    other_scores = served_confidence(report.settings, others, knowledge)
+    y = np.array([1] * len(own_scores) + [0] * len(other_scores))
+    auroc = roc_auc_score(y, np.concatenate([own_scores, other_scores]))
+    threshold = report.settings.threshold
+    print(f"{label}: calibrated on --negatives, tested on the other brands: AUROC {auroc:.3f}; at its threshold "
+          f"{threshold:.3f} own answered {np.mean(own_scores >= threshold):.1%}, "
+          f"other brands handed over {np.mean(other_scores < threshold):.1%}")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,9 @@
 The demo's held-out turns repeat training questions almost word for word, so a threshold fitted on them can
 sit where a paraphrase already falls below it. On the demo's prepared data and knowledge base, the hand-off
 is calibrated as ``caretune eval --off-domain`` does (held-out turns against the built-in off-domain
-messages, out of fold) for each share of off-domain questions to hand over (``--handoff-refused``); then
-the served confidence, with the threshold and weights written into the run, is applied to questions the
-calibration never saw:
+messages, out of fold, the training split's questions as the bot's own for the domain classifier) for each
+share of off-domain questions to hand over (``--handoff-refused``); then the served confidence, with the
+threshold and weights written into the run, is applied to questions the calibration never saw:
 
   - the 30 paraphrased fact questions (``data/demo/fact_questions.jsonl``) and the README's demo questions:
     the company's own, share answered;
@@ -14,7 +14,7 @@ calibration never saw:
 Also the similarity to the nearest passage of each kind of question (median and range).
 
     python bench/handoff_paraphrases.py --data demo-out/data --kb demo-out/knowledge [--off-domain real.jsonl]
-        [--refused 0.9 0.95 0.99]
+        [--refused 0.9 0.95 0.99] [--no-domain]
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from caretune.answering.decision import confidence
 from caretune.data.demo import demo_fact_questions_path, demo_off_domain_path, demo_questions
-from caretune.evaluation.handoff import calibrate, question_signals
+from caretune.evaluation.handoff import calibrate, question_signals, served_confidence
 from caretune.evaluation.questions import load_question_rows
 from caretune.evaluation.turns import Turn, load_turns
+from caretune.knowledge import search_query
 from caretune.runs.info import KnowledgeSettings
 
 
@@ -43,10 +43,12 @@ def main() -> None:
     parser.add_argument("--kb", type=Path, required=True, help="The demo's knowledge base.")
     parser.add_argument("--off-domain", type=Path, help="Other companies' customers' messages (JSONL or CSV).")
     parser.add_argument("--refused", type=float, nargs="+", default=[0.9, 0.95, 0.99])
+    parser.add_argument("--no-domain", action="store_true", help="Retrieval signals only, as before the classifier.")
     args = parser.parse_args()
 
     knowledge = KnowledgeSettings(path=str(args.kb))
     held_out = load_turns(args.data / "test.jsonl")
+    own = [] if args.no_domain else [search_query(t.history) for t in load_turns(args.data / "train.jsonl")]
     builtin_off = _asked([q.text for q in load_question_rows(demo_off_domain_path())])
     groups = {
         "fact questions": _asked([json.loads(line)["question"] for line in demo_fact_questions_path().open()]),
@@ -61,15 +63,16 @@ def main() -> None:
         print(f"{name:16s} {len(sims):4d} questions, nearest passage similarity median {np.median(sims):.2f} "
               f"(range {sims.min():.2f}-{sims.max():.2f})")
     for refused in args.refused:
-        report = calibrate(held_out, builtin_off, knowledge, refuse=refused)
+        report = calibrate(held_out, builtin_off, knowledge, refuse=refused, own=own)
         settings = report.settings
         shares = []
-        for name in groups:
-            answered = float(np.mean([confidence(settings, s) >= settings.threshold for s in signals[name]]))
+        for name, turns in groups.items():
+            answered = float(np.mean(served_confidence(settings, turns, knowledge) >= settings.threshold))
             # other companies' questions should be handed over, the company's own answered
             shares.append(f"{name} handed over {1 - answered:.1%}" if name == "--off-domain"
                           else f"{name} answered {answered:.1%}")
         print(f"hand over {refused:.0%} of the built-in off-domain: threshold {settings.threshold:.3f}; out of fold "
+              f"AUROC {report.auroc:.3f}, "
               f"held-out answered {report.in_domain_answered:.1%}, built-in handed over "
               f"{report.off_domain_refused:.1%}; " + ", ".join(shares))
 

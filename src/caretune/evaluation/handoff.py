@@ -5,8 +5,10 @@ knowledge base; given the bot's past customers' questions, a classifier on the q
 against the off-domain questions) adds the ``domain`` signal. A logistic regression (scikit-learn) learns
 which questions the bot can answer from them. Every figure is out of fold (5-fold, stratified, seeded), so
 the AUROC and the rates are what unseen questions get; the domain classifier is itself fitted inside each
-fold, out of fold again, so no question's signal comes from a classifier that saw it. The weights written
-into the run are then refitted on all of them. The threshold is the lowest at which the out-of-fold scores
+fold, out of fold again, so no question's signal comes from a classifier that saw it. It is served only
+when the 95% bootstrap interval of what it adds to the out-of-fold AUROC is above 0: on the demo, where
+retrieval already separates, it added nothing and let through more unseen other companies' questions
+(docs/EVALUATION.md §7). The weights written into the run are then refitted on all of them. The threshold is the lowest at which the out-of-fold scores
 hand over a chosen share of the off-domain questions (95% unless ``caretune eval --handoff-refused`` says
 otherwise): a support lead states how many wrong-company questions may get an answer, and the bot answers as
 many of its own customers as that allows. The equal-error point sat beside the held-out questions, which
@@ -20,11 +22,12 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from caretune.answering.decision import (
     DOMAIN, SIGNALS, Signals, confidence, decision_for, domain_logits, signals_of,
 )
+from caretune.evaluation.paired import BOOTSTRAP_ROUNDS
 from caretune.evaluation.turns import Turn
 from caretune.knowledge import open_knowledge, search, search_query
 from caretune.runs.info import DomainSettings, HandoffSettings, KnowledgeSettings
@@ -42,6 +45,15 @@ class RiskPoint(BaseModel):
     quality: float
 
 
+class AurocGain(BaseModel):
+    """How much a signal adds to the out-of-fold AUROC, with its 95% bootstrap interval (questions resampled
+    within each class, so both stay present)."""
+
+    diff: float
+    low: float
+    high: float
+
+
 class HandoffReport(BaseModel):
     """What the calibration measured (out of fold) and the settings it chose."""
 
@@ -52,6 +64,9 @@ class HandoffReport(BaseModel):
     # the retrieval signals and the model's log-probability on its own reply together, when it was measured:
     # whether waiting for the reply before deciding would buy anything
     auroc_with_reply: float | None = None
+    # what the domain classifier adds to the retrieval signals, when the bot's past questions were given; it is
+    # served only when the interval is above 0
+    domain_gain: AurocGain | None = None
     threshold: float
     in_domain_answered: float
     off_domain_refused: float  # handed off or asked back
@@ -60,6 +75,9 @@ class HandoffReport(BaseModel):
     quality_answered: dict[str, float] = {}  # ... over the turns the gate lets through
     risk_coverage: dict[str, list[RiskPoint]] = {}
     settings: HandoffSettings
+    # each question's out-of-fold confidence, in-domain first: for a bench that scores other questions beside
+    # them with the served settings; not filed, since the rates above say what they mean
+    out_of_fold: list[float] = Field(default_factory=list, exclude=True)
 
 
 def embedded_queries(turns: Sequence[Turn]) -> tuple[list[str], np.ndarray]:
@@ -143,6 +161,20 @@ def _out_of_fold(
     return scores
 
 
+def auroc_gain(y: np.ndarray, a: np.ndarray, b: np.ndarray, seed: int) -> AurocGain:
+    """AUROC of scores ``a`` minus that of ``b`` on the same questions, and its seeded bootstrap interval."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(seed)
+    positives, negatives = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    diffs = []
+    for _ in range(BOOTSTRAP_ROUNDS):
+        rows = np.concatenate([rng.choice(positives, len(positives)), rng.choice(negatives, len(negatives))])
+        diffs.append(roc_auc_score(y[rows], a[rows]) - roc_auc_score(y[rows], b[rows]))
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return AurocGain(diff=float(roc_auc_score(y, a) - roc_auc_score(y, b)), low=float(low), high=float(high))
+
+
 def _refusing_threshold(scores: np.ndarray, y: np.ndarray, refuse: float) -> float:
     """The lowest threshold that hands over at least ``refuse`` of the off-domain questions, set midway to the
     next score up: every question of the company's own that scores above it is answered."""
@@ -199,13 +231,18 @@ def calibrate(
     x = np.array([s.vector() for s in _signals(queries, vectors, knowledge, None)])
     y = np.array([1] * len(in_domain) + [0] * len(off_domain))
     own_vectors = get_embedder().encode(list(own)) if own else None
-    scores = _out_of_fold(x, y, seed, own_vectors, vectors)
+    scores = _out_of_fold(x, y, seed)
+    features, domain, gain, alone = list(SIGNALS), None, None, {}
+    if own_vectors is not None:
+        with_domain = _out_of_fold(x, y, seed, own_vectors, vectors)
+        gain = auroc_gain(y, with_domain, scores, seed)
+        column = _cross_fitted_domain(own_vectors, vectors, y, seed)
+        alone = {DOMAIN: float(roc_auc_score(y, column))}
+        if gain.low > 0:  # served only when it measurably separates better than retrieval alone
+            scores, features, domain = with_domain, [*SIGNALS, DOMAIN], fit_domain(own_vectors, vectors[y == 0])
+            x = np.hstack([x, column[:, None]])
     threshold = _refusing_threshold(scores, y, refuse)
     counts = {"in_domain": len(in_domain), "off_domain": len(off_domain)} | ({"own": len(own)} if own else {})
-    features, domain = list(SIGNALS), None
-    if own_vectors is not None:
-        features, domain = [*SIGNALS, DOMAIN], fit_domain(own_vectors, vectors[y == 0])
-        x = np.hstack([x, _cross_fitted_domain(own_vectors, vectors, y, seed)[:, None]])
     settings = _settings(_fit(x, y), features, threshold, counts, domain)
     decisions = [  # what serving would decide with each out-of-fold score
         decision_for(turn.history, query, float(score), threshold)
@@ -219,9 +256,10 @@ def calibrate(
             reasons[key] = reasons.get(key, 0) + 1
     report = HandoffReport(
         n_in_domain=len(in_domain), n_off_domain=len(off_domain), auroc=float(roc_auc_score(y, scores)),
-        signal_auroc={name: float(roc_auc_score(y, x[:, i])) for i, name in enumerate(features)},
-        threshold=threshold, in_domain_answered=float(answered[y == 1].mean()),
+        signal_auroc={name: float(roc_auc_score(y, x[:, i])) for i, name in enumerate(SIGNALS)} | alone,
+        domain_gain=gain, threshold=threshold, in_domain_answered=float(answered[y == 1].mean()),
         off_domain_refused=float(1 - answered[y == 0].mean()), reasons=reasons, settings=settings,
+        out_of_fold=[float(v) for v in scores],
     )
     for system, values in (quality or {}).items():
         kept = [v for v, ok in zip(values, answered[: len(in_domain)]) if ok]
@@ -232,5 +270,6 @@ def calibrate(
         column = np.asarray(reply_logprobs, dtype=float)[:, None]
         report.signal_auroc["reply_logprob"] = float(roc_auc_score(y, column[:, 0]))
         with_reply = np.hstack([x[:, : len(SIGNALS)], column])
-        report.auroc_with_reply = float(roc_auc_score(y, _out_of_fold(with_reply, y, seed, own_vectors, vectors)))
+        served_domain = (own_vectors, vectors) if domain is not None else (None, None)
+        report.auroc_with_reply = float(roc_auc_score(y, _out_of_fold(with_reply, y, seed, *served_domain)))
     return report

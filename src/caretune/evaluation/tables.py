@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from caretune.evaluation.handoff import AurocGain
 from caretune.evaluation.schema import METRICS, EvalReport, Metrics, format_metric
 
 # The per-brand table keeps to the metrics that say whether replies are right; the rest are in the main table.
@@ -84,6 +85,8 @@ def handoff_table(report: EvalReport) -> Table | None:
         *[[f"AUROC of {name} alone", f"{value:.3f}"] for name, value in h.signal_auroc.items()],
         *([["AUROC with the reply's log-probability too", f"{h.auroc_with_reply:.3f}"]]
           if h.auroc_with_reply is not None else []),
+        *([["AUROC added by the domain classifier (95% interval; served when above 0)", _gain(h.domain_gain, h.settings.domain is not None)]]
+          if h.domain_gain is not None else []),
         ["Threshold (hands over the share asked of off-domain questions)", f"{h.threshold:.3f}"],
         ["In-domain questions answered", f"{h.in_domain_answered:.1%}"],
         ["Off-domain questions handed off or asked back", f"{h.off_domain_refused:.1%}"],
@@ -92,3 +95,7 @@ def handoff_table(report: EvalReport) -> Table | None:
         ["Reasons", ", ".join(f"{k} {v}" for k, v in sorted(h.reasons.items())) or "—"],
     ]
     return Table(header=["Hand-off", "Value"], rows=rows)
+
+
+def _gain(gain: AurocGain, served: bool) -> str:
+    return f"{gain.diff:+.3f} ({gain.low:+.3f} … {gain.high:+.3f}), {'served' if served else 'not served'}"
