@@ -144,14 +144,18 @@ def decision_costs(kb_path: Path, questions: list[str]) -> list[tuple[float, flo
     own (median of 20 runs), since it is microseconds inside a call of hundreds of milliseconds."""
     os.environ.setdefault("GOMP_SPINCOUNT", "1000")
     from caretune.answering import prepare_answer
-    from caretune.answering.decision import SIGNALS, decide
+    from caretune.answering.decision import DOMAIN, SIGNALS, decide
     from caretune.engines import SamplingParams, load_engine
-    from caretune.knowledge import search_query
-    from caretune.runs.info import HandoffSettings, KnowledgeSettings
+    from caretune.knowledge import embed_query, search_query
+    from caretune.knowledge.embeddings import DIMENSION
+    from caretune.runs.info import DomainSettings, HandoffSettings, KnowledgeSettings
 
     engine = load_engine("gemma-3-270m", engine="llamacpp")
     grounded = KnowledgeSettings(path=str(kb_path), passages=3)
-    settings = HandoffSettings(features=list(SIGNALS), weights=[1.0] * len(SIGNALS))  # the cost is the same
+    # every signal, the domain classifier's too: whatever the weights, the cost is the same
+    settings = HandoffSettings(
+        features=[*SIGNALS, DOMAIN], weights=[1.0] * (len(SIGNALS) + 1), domain=DomainSettings(weights=[0.0] * DIMENSION)
+    )
     params = SamplingParams(max_tokens=64, temperature=0)
     costs = []
     for question in questions:
@@ -163,10 +167,11 @@ def decision_costs(kb_path: Path, questions: list[str]) -> list[tuple[float, flo
             first = first or time.perf_counter()
         end = time.perf_counter()
         query = search_query(messages)
+        vector = embed_query(query)  # computed once per answer for search, which the decision reads too
         runs = []
         for _ in range(20):
             t0 = time.perf_counter()
-            decide(messages, query, answer.passages, settings)
+            decide(messages, query, answer.passages, settings, vector)
             runs.append(time.perf_counter() - t0)
         costs.append((statistics.median(runs), (first or end) - start, end - start))
     engine.close()

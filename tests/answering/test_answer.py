@@ -65,3 +65,24 @@ def test_a_long_history_is_cut_with_few_tokenisations(hf_llama_run_engine, monke
     assert engine.count_tokens(one_more) + 64 > engine.context_length
     assert len(counted) <= 20, len(counted)
     assert sorted(counted)[-2] < 8 * len(answer.prompt), counted  # only the first, whole, attempt is long
+
+
+def test_the_domain_classifier_reads_the_question_the_answer_searched_for(hf_llama_run_engine, kb) -> None:
+    """The served path embeds the question once, for search and for the hand-off's domain classifier."""
+    from caretune.evaluation.handoff import embedded_queries, fit_domain
+    from caretune.evaluation.turns import Turn
+    from caretune.runs.info import HandoffSettings
+    from tests.evaluation.test_handoff import BANK, MUSIC_PAST
+
+    def vectors(texts: list[str]):  # noqa: ANN202
+        return embedded_queries([Turn(history=[{"role": "user", "content": t}]) for t in texts])[1]
+
+    # the shop's knowledge covers neither; only the classifier of the app's past questions tells them apart
+    settings = HandoffSettings(
+        features=["domain"], weights=[1.0], domain=fit_domain(vectors(MUSIC_PAST), vectors(BANK)), threshold=0.5
+    )
+    music = prepare_answer(hf_llama_run_engine, [{"role": "user", "content": "my songs skip"}], kb, handoff=settings)
+    bank = prepare_answer(hf_llama_run_engine, [{"role": "user", "content": "my debit card was declined"}], kb,
+                          handoff=settings)
+    assert music.decision.action == "answer" and music.decision.confidence > 0.5
+    assert (bank.decision.action, bank.decision.reason) == ("handoff", "low_confidence")
