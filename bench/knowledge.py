@@ -154,7 +154,8 @@ def decision_costs(kb_path: Path, questions: list[str]) -> list[tuple[float, flo
     grounded = KnowledgeSettings(path=str(kb_path), passages=3)
     # every signal, the domain classifier's too: whatever the weights, the cost is the same
     settings = HandoffSettings(
-        features=[*SIGNALS, DOMAIN], weights=[1.0] * (len(SIGNALS) + 1), domain=DomainSettings(weights=[0.0] * DIMENSION)
+        features=[*SIGNALS, DOMAIN], weights=[1.0] * (len(SIGNALS) + 1),
+        domain=DomainSettings(weights=[0.0] * DIMENSION),
     )
     params = SamplingParams(max_tokens=64, temperature=0)
     costs = []

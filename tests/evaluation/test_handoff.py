@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from caretune.answering.decision import confidence, domain_logits, signals_of
 from caretune.cli import app
 from caretune.evaluation.handoff import (
-    _cross_fitted_domain, _refusing_threshold, calibrate, embedded_queries, fit_domain, risk_coverage, served_confidence,
+    _cross_fitted_domain, _refusing_threshold, calibrate, embedded_queries, fit_domain, risk_coverage,
+    served_confidence,
 )
 from caretune.evaluation.report import read_report
 from caretune.evaluation.turns import Turn

@@ -5,15 +5,16 @@ knowledge base; given the bot's past customers' questions, a classifier on the q
 against the off-domain questions) adds the ``domain`` signal. A logistic regression (scikit-learn) learns
 which questions the bot can answer from them. Every figure is out of fold (5-fold, stratified, seeded), so
 the AUROC and the rates are what unseen questions get; the domain classifier is itself fitted inside each
-fold, out of fold again, so no question's signal comes from a classifier that saw it. It is served only
-when the 95% bootstrap interval of what it adds to the out-of-fold AUROC is above 0: on the demo, where
-retrieval already separates, it added nothing and let through more unseen other companies' questions
-(docs/EVALUATION.md §7). The weights written into the run are then refitted on all of them. The threshold is the lowest at which the out-of-fold scores
-hand over a chosen share of the off-domain questions (95% unless ``caretune eval --handoff-refused`` says
-otherwise): a support lead states how many wrong-company questions may get an answer, and the bot answers as
-many of its own customers as that allows. The equal-error point sat beside the held-out questions, which
-repeat past ones almost word for word, and handed over half the paraphrased questions of the company's own
-(docs/EVALUATION.md).
+fold, out of fold again, so no question's signal comes from a classifier that saw it. It is served only when
+the 95% bootstrap interval of what it adds to the out-of-fold AUROC is above 0: where retrieval already
+separates, it adds nothing and can let through other companies' customers the calibration never saw
+(docs/EVALUATION.md §7). The weights written into the run are then refitted on all of them.
+
+The threshold is the lowest at which the out-of-fold scores hand over a chosen share of the off-domain
+questions (95% unless ``caretune eval --handoff-refused`` says otherwise): a support lead states how many
+wrong-company questions may get an answer, and the bot answers as many of its own customers as that allows.
+The equal-error point sat beside the held-out questions, which repeat past ones almost word for word, and
+handed over half the paraphrased questions of the company's own (docs/EVALUATION.md).
 """
 
 from __future__ import annotations
