@@ -144,19 +144,23 @@ def decision_costs(kb_path: Path, questions: list[str]) -> list[tuple[float, flo
     own (median of 20 runs), since it is microseconds inside a call of hundreds of milliseconds."""
     os.environ.setdefault("GOMP_SPINCOUNT", "1000")
     from caretune.answering import prepare_answer
-    from caretune.answering.decision import DOMAIN, SIGNALS, decide
+    import numpy as np
+
+    from caretune.answering.decision import DOMAIN, NEAREST, NEIGHBOURS, SIGNALS, decide
     from caretune.engines import SamplingParams, load_engine
-    from caretune.knowledge import embed_query, search_query
+    from caretune.knowledge import embed_query, nearness_to, open_knowledge, search_query
     from caretune.knowledge.embeddings import DIMENSION
-    from caretune.runs.info import DomainSettings, HandoffSettings, KnowledgeSettings
+    from caretune.runs.info import DomainSettings, HandoffSettings, KnowledgeSettings, NeighbourSettings
 
     engine = load_engine("gemma-3-270m", engine="llamacpp")
     grounded = KnowledgeSettings(path=str(kb_path), passages=3)
-    # every signal, the domain classifier's too: whatever the weights, the cost is the same
+    # every signal, the learnt ones too (against 300 other questions): whatever the values, the cost is the same
+    others = np.random.default_rng(0).standard_normal((300, DIMENSION))
     settings = HandoffSettings(
-        features=[*SIGNALS, DOMAIN], weights=[1.0] * (len(SIGNALS) + 1),
-        domain=DomainSettings(weights=[0.0] * DIMENSION),
+        features=[*SIGNALS, DOMAIN, NEIGHBOURS], weights=[1.0] * (len(SIGNALS) + 2),
+        domain=DomainSettings(weights=[0.0] * DIMENSION), neighbours=NeighbourSettings.of(others),
     )
+    kb = open_knowledge(kb_path)
     params = SamplingParams(max_tokens=64, temperature=0)
     costs = []
     for question in questions:
@@ -172,7 +176,8 @@ def decision_costs(kb_path: Path, questions: list[str]) -> list[tuple[float, flo
         runs = []
         for _ in range(20):
             t0 = time.perf_counter()
-            decide(messages, query, answer.passages, settings, vector)
+            # the decision's own work: the nearness to the knowledge is searched only for it
+            decide(messages, query, answer.passages, settings, vector, nearness_to(kb, vector, NEAREST))
             runs.append(time.perf_counter() - t0)
         costs.append((statistics.median(runs), (first or end) - start, end - start))
     engine.close()

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from caretune.answering.decision import confidence, decide, signals_of
 from caretune.knowledge import Passage
-from caretune.runs.info import DomainSettings, HandoffSettings
+from caretune.runs.info import DomainSettings, HandoffSettings, NeighbourSettings
 
 # Confident when the best passage's cosine is above 0.5 (what `caretune eval` would fit, in one signal).
 BY_SIMILARITY = HandoffSettings(features=["similarity"], weights=[20.0], bias=-10.0, threshold=0.5)
@@ -75,8 +75,27 @@ def test_the_domain_classifier_reads_the_question_embedding() -> None:
     assert signals_of(question, passages, 2.5).domain == 2.5 and signals_of(question, passages).domain == 0.0
 
 
+def test_the_neighbours_signal_weighs_nearness_to_the_knowledge_against_the_others() -> None:
+    others = NeighbourSettings.of(np.array([[0.0, 1.0, 0.0], [0.0, 0.8, 0.6]]))
+    settings = HandoffSettings(features=["neighbours"], weights=[10.0], neighbours=others, threshold=0.5)
+    question, passages = "do gift cards expire", [_passage(0.9)]
+    # near the knowledge (0.8) and far from the others (cosines 0 and 0): answered
+    own = decide(_ask(question), question, passages, settings, np.array([1.0, 0.0, 0.0]), near_knowledge=0.8)
+    assert own.action == "answer" and own.confidence == pytest.approx(1 / (1 + np.exp(-8.0)), rel=1e-3)
+    # nearer the others (mean cosine 0.9) than the knowledge (0.3): handed over
+    other = decide(_ask(question), question, passages, settings, np.array([0.0, 1.0, 0.0]), near_knowledge=0.3)
+    assert (other.action, other.reason) == ("handoff", "low_confidence")
+    assert other.confidence == pytest.approx(1 / (1 + np.exp(6.0)), rel=1e-2)
+
+
 def test_settings_that_cannot_be_served_are_refused() -> None:
     with pytest.raises(ValidationError, match="2 features but 1 weights"):
         HandoffSettings(features=["similarity", "margin"], weights=[1.0])
     with pytest.raises(ValidationError, match="needs its classifier"):
         HandoffSettings(features=["domain"], weights=[1.0])
+    with pytest.raises(ValidationError, match="needs its questions"):
+        HandoffSettings(features=["neighbours"], weights=[1.0])
+    two_rows = NeighbourSettings.of(np.eye(2, 3))
+    with pytest.raises(ValidationError, match="12 bytes are not 5 rows of float16"):
+        NeighbourSettings(vectors=two_rows.vectors, rows=5)
+    assert NeighbourSettings.model_validate_json(two_rows.model_dump_json()).array == pytest.approx(np.eye(2, 3))

@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from caretune.answering.decision import confidence, domain_logits, signals_of
+from caretune.answering.decision import confidence, signals_of
 from caretune.cli import app
 from caretune.evaluation.handoff import (
-    _cross_fitted_domain, _refusing_threshold, calibrate, embedded_queries, fit_domain, risk_coverage,
-    served_confidence,
+    _cross_fitted, _refusing_threshold, calibrate, embedded_queries, learnt_signals, risk_coverage, served_confidence,
 )
 from caretune.evaluation.report import read_report
 from caretune.evaluation.turns import Turn
@@ -107,9 +106,9 @@ BANK = [
 def test_the_domain_classifier_is_served_where_it_separates_better(acme_kb: KnowledgeSettings) -> None:
     report = calibrate(_turns(MUSIC), _turns(BANK), acme_kb, seed=0, own=MUSIC_PAST)
     assert report.signal_auroc["similarity"] < 0.7 and report.signal_auroc["domain"] > 0.95
-    assert report.domain_gain is not None and report.domain_gain.low > 0 and report.auroc > 0.95
+    assert report.signal_gain["domain"].low > 0 and report.auroc > 0.95
     settings = report.settings
-    assert settings.features == ["similarity", "margin", "lexical", "coverage", "domain"]
+    assert settings.features[:5] == ["similarity", "margin", "lexical", "coverage", "domain"]
     assert settings.domain is not None and len(settings.domain.weights) == 384
     assert settings.fitted_on == {"in_domain": 15, "off_domain": 15, "own": 20}
     # served as calibrated, on questions it never saw: the app's customer answered, the bank's handed over
@@ -119,21 +118,24 @@ def test_the_domain_classifier_is_served_where_it_separates_better(acme_kb: Know
 
 def test_the_domain_classifier_is_left_out_where_retrieval_already_separates(acme_kb: KnowledgeSettings) -> None:
     report = calibrate(_turns(IN_DOMAIN), _turns(OFF_DOMAIN), acme_kb, seed=0, own=OWN_PAST)
-    assert report.domain_gain is not None and report.domain_gain.low <= 0 < report.signal_auroc["domain"]
-    assert report.settings.domain is None and "domain" not in report.settings.features
+    assert set(report.signal_gain) == {"domain", "neighbours"}
+    assert all(gain.low <= 0 for gain in report.signal_gain.values())
+    assert report.settings.features == ["similarity", "margin", "lexical", "coverage"]
+    assert report.settings.domain is None and report.settings.neighbours is None
     assert report.settings.fitted_on["own"] == 10
 
 
-def test_no_question_gets_its_domain_signal_from_a_classifier_fitted_on_it() -> None:
+def test_no_question_gets_a_learnt_signal_from_off_domain_questions_that_include_it() -> None:
     _, own = embedded_queries(_turns(OWN_PAST))
     _, asked = embedded_queries(_turns(IN_DOMAIN + OFF_DOMAIN))
     y = np.array([1] * len(IN_DOMAIN) + [0] * len(OFF_DOMAIN))
-    crossed = _cross_fitted_domain(own, asked, y, seed=0)
-    in_sample = fit_domain(own, asked[y == 0])
-    seen = domain_logits(in_sample, asked)
-    # A classifier that has seen an off-domain question is surer it is not the bot's than one that has not.
-    assert (crossed[y == 0] > seen[y == 0]).mean() > 0.9
-    assert crossed[y == 1].mean() > crossed[y == 0].mean()
+    rows, off = np.arange(len(y)), np.flatnonzero(y == 0)
+    for name, signal in learnt_signals(own, asked, near=np.zeros(len(y))).items():
+        crossed = _cross_fitted(signal, rows, y, seed=0)
+        seen = signal(off)[1](rows)  # learnt from every off-domain question, the one scored among them
+        # Having seen an off-domain question, a signal is surer it is not the bot's than one that has not.
+        assert (crossed[y == 0] > seen[y == 0]).mean() > 0.9, name
+        assert crossed[y == 1].mean() > crossed[y == 0].mean(), name
 
 
 def test_the_threshold_hands_over_the_share_asked_of_off_domain_questions() -> None:
@@ -180,8 +182,9 @@ def test_eval_off_domain_writes_the_hand_off_into_the_run(
     assert "When the bot hands over" in (out / "report.md").read_text(encoding="utf-8")
     assert (out / "charts" / "risk_coverage.png").read_bytes().startswith(b"\x89PNG")
     metrics = json.loads((out / "metrics.json").read_text())["handoff"]
-    assert metrics["auroc"] > 0.5 and metrics["domain_gain"]["low"] <= metrics["domain_gain"]["diff"]
-    assert "AUROC added by the domain classifier" in (out / "report.md").read_text(encoding="utf-8")
+    assert metrics["auroc"] > 0.5 and set(metrics["signal_gain"]) == {"domain", "neighbours"}
+    assert metrics["signal_gain"]["domain"]["low"] <= metrics["signal_gain"]["domain"]["diff"]
+    assert "AUROC added by neighbours" in (out / "report.md").read_text(encoding="utf-8")
     # the model's own certainty on its replies is measured beside the retrieval signals
     assert 0 <= metrics["signal_auroc"]["reply_logprob"] <= 1 and 0 <= metrics["auroc_with_reply"] <= 1
     assert "reply's log-probability" in (out / "report.md").read_text(encoding="utf-8")

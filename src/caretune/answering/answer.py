@@ -12,9 +12,11 @@ from collections.abc import Sequence
 import numpy as np
 from pydantic import BaseModel
 
-from caretune.answering.decision import Decision, decide
+from caretune.answering.decision import NEAREST, Decision, decide
 from caretune.engines.base import Engine
-from caretune.knowledge import Passage, embed_query, grounded_system, open_knowledge, search, search_query
+from caretune.knowledge import (
+    Passage, embed_query, grounded_system, nearness_to, open_knowledge, search, search_query,
+)
 from caretune.runs.info import HandoffSettings, KnowledgeSettings
 
 Messages = Sequence[dict[str, str]]
@@ -56,7 +58,8 @@ def prepare_answer(
     # embedded once: dense search and the hand-off's domain classifier both read it
     vector = embed_query(query) if knowledge is not None and query.strip() else None
     passages = _retrieve(knowledge, query, vector)
-    decision = decide(messages, query, passages if knowledge else None, handoff, vector)
+    near = _near_knowledge(knowledge, vector, handoff)
+    decision = decide(messages, query, passages if knowledge else None, handoff, vector, near)
     own = [m["content"] for m in messages if m["role"] == "system"]
     system = grounded_system(own[0] if own else engine.system_prompt, passages)
     lead = [{"role": "system", "content": system}] if system else []
@@ -77,6 +80,16 @@ def _retrieve(knowledge: KnowledgeSettings | None, query: str, vector: np.ndarra
     if knowledge is None or vector is None:
         return []
     return search(open_knowledge(knowledge.path), query, knowledge.passages, vector=vector)
+
+
+def _near_knowledge(
+    knowledge: KnowledgeSettings | None, vector: np.ndarray | None, handoff: HandoffSettings | None
+) -> float:
+    """How near the question sits to the knowledge; only the ``neighbours`` signal reads it, so the extra
+    dense search is made only for a model that serves that signal."""
+    if knowledge is None or vector is None or handoff is None or handoff.neighbours is None:
+        return 0.0
+    return nearness_to(open_knowledge(knowledge.path), vector, NEAREST)
 
 
 def _fits(engine: Engine, prompt_tokens: int, reply_tokens: int | None) -> bool:

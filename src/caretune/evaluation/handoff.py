@@ -1,14 +1,15 @@
 """Calibrating the hand-off: held-out in-domain questions against questions from other companies' customers.
 
 Each question's retrieval signals (``caretune.answering.decision``) are computed against the model's
-knowledge base; given the bot's past customers' questions, a classifier on the question's embedding (those
-against the off-domain questions) adds the ``domain`` signal. A logistic regression (scikit-learn) learns
-which questions the bot can answer from them. Every figure is out of fold (5-fold, stratified, seeded), so
-the AUROC and the rates are what unseen questions get; the domain classifier is itself fitted inside each
-fold, out of fold again, so no question's signal comes from a classifier that saw it. It is served only when
-the 95% bootstrap interval of what it adds to the out-of-fold AUROC is above 0: where retrieval already
-separates, it adds nothing and can let through other companies' customers the calibration never saw
-(docs/EVALUATION.md §7). The weights written into the run are then refitted on all of them.
+knowledge base. Given the bot's past customers' questions, two signals learnt from the off-domain questions
+are tried too: a classifier of the past questions against them (``domain``), then how much nearer a question
+sits to the knowledge than to them (``neighbours``). A logistic regression (scikit-learn) learns which
+questions the bot can answer from the signals. Every figure is out of fold (5-fold, stratified, seeded), so
+the AUROC and the rates are what unseen questions get; the learnt signals are themselves fitted inside each
+fold, out of fold again, so no question's signal comes from off-domain questions that include it. Each joins,
+in turn, only when the 95% bootstrap interval of what it adds to the out-of-fold AUROC is above 0: where
+retrieval already separates, a signal adds nothing and can let through other companies' customers the
+calibration never saw (docs/EVALUATION.md §7). The weights written into the run are then refitted on all.
 
 The threshold is the lowest at which the out-of-fold scores hand over a chosen share of the off-domain
 questions (95% unless ``caretune eval --handoff-refused`` says otherwise): a support lead states how many
@@ -20,18 +21,18 @@ handed over half the paraphrased questions of the company's own (docs/EVALUATION
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from caretune.answering.decision import (
-    DOMAIN, SIGNALS, Signals, confidence, decision_for, domain_logits, signals_of,
+    DOMAIN, NEAREST, NEIGHBOURS, SIGNALS, Signals, confidence, decision_for, domain_logits, neighbours_of, signals_of,
 )
 from caretune.evaluation.paired import BOOTSTRAP_ROUNDS
 from caretune.evaluation.turns import Turn
-from caretune.knowledge import open_knowledge, search, search_query
-from caretune.runs.info import DomainSettings, HandoffSettings, KnowledgeSettings
+from caretune.knowledge import KnowledgeBase, nearness_to, open_knowledge, search, search_query
+from caretune.runs.info import DomainSettings, HandoffSettings, KnowledgeSettings, NeighbourSettings
 
 FOLDS = 5
 # Share of the off-domain questions the calibrated threshold hands over unless told otherwise: a support
@@ -65,9 +66,9 @@ class HandoffReport(BaseModel):
     # the retrieval signals and the model's log-probability on its own reply together, when it was measured:
     # whether waiting for the reply before deciding would buy anything
     auroc_with_reply: float | None = None
-    # what the domain classifier adds to the retrieval signals, when the bot's past questions were given; it is
+    # what each learnt signal adds to those served before it, when the bot's past questions were given; it is
     # served only when the interval is above 0
-    domain_gain: AurocGain | None = None
+    signal_gain: dict[str, AurocGain] = {}
     threshold: float
     in_domain_answered: float
     off_domain_refused: float  # handed off or asked back
@@ -90,28 +91,36 @@ def embedded_queries(turns: Sequence[Turn]) -> tuple[list[str], np.ndarray]:
 
 
 def question_signals(
-    turns: Sequence[Turn], knowledge: KnowledgeSettings, domain: DomainSettings | None = None
+    turns: Sequence[Turn], knowledge: KnowledgeSettings, settings: HandoffSettings | None = None
 ) -> list[Signals]:
-    """The signals of each turn's retrieval, with the passages an answer would be given, and the ``domain``
-    classifier's logit when one is given."""
+    """The signals of each turn's retrieval, with the passages an answer would be given, and the learnt
+    signals ``settings`` serves."""
     queries, vectors = embedded_queries(turns)
-    return _signals(queries, vectors, knowledge, domain)
+    return _signals(queries, vectors, knowledge, settings)
 
 
 def served_confidence(settings: HandoffSettings, turns: Sequence[Turn], knowledge: KnowledgeSettings) -> np.ndarray:
     """The confidence serving gives each turn with these settings (for questions calibration never saw)."""
-    return np.array([confidence(settings, s) for s in question_signals(turns, knowledge, settings.domain)])
+    return np.array([confidence(settings, s) for s in question_signals(turns, knowledge, settings)])
 
 
 def _signals(
-    queries: Sequence[str], vectors: np.ndarray, knowledge: KnowledgeSettings, domain: DomainSettings | None
+    queries: Sequence[str], vectors: np.ndarray, knowledge: KnowledgeSettings, settings: HandoffSettings | None
 ) -> list[Signals]:
     kb = open_knowledge(knowledge.path)
-    logits = domain_logits(domain, vectors) if domain is not None else np.zeros(len(queries))
+    domain = neighbours = np.zeros(len(queries))
+    if settings is not None and settings.domain is not None:
+        domain = domain_logits(settings.domain, vectors)
+    if settings is not None and settings.neighbours is not None:
+        neighbours = neighbours_of(settings.neighbours, vectors, _nearness(kb, vectors))
     return [
-        signals_of(query, search(kb, query, knowledge.passages, vector=vector), float(logit))
-        for query, vector, logit in zip(queries, vectors, logits)
+        signals_of(query, search(kb, query, knowledge.passages, vector=vector), float(d), float(n))
+        for query, vector, d, n in zip(queries, vectors, domain, neighbours)
     ]
+
+
+def _nearness(kb: KnowledgeBase, vectors: np.ndarray) -> np.ndarray:
+    return np.array([nearness_to(kb, vector, NEAREST) for vector in vectors])
 
 
 def fit_domain(own: np.ndarray, others: np.ndarray) -> DomainSettings:
@@ -124,14 +133,37 @@ def fit_domain(own: np.ndarray, others: np.ndarray) -> DomainSettings:
     return DomainSettings(weights=[float(w) for w in model.coef_[0]], bias=float(model.intercept_[0]))
 
 
-def _cross_fitted_domain(own: np.ndarray, vectors: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
-    """Each question's domain logit from a classifier fitted without it: the off-domain questions of the other
-    folds are its negatives (plain folds: only the off-domain ones are fitted on, however few in-domain)."""
+# A signal learnt from off-domain questions: given the rows (indices into the calibration's questions) whose
+# off-domain questions it may learn from, what serving would store and a scorer of any rows.
+Scorer = Callable[[np.ndarray], np.ndarray]
+LearntSignal = Callable[[np.ndarray], tuple[DomainSettings | NeighbourSettings, Scorer]]
+
+
+def learnt_signals(own: np.ndarray, vectors: np.ndarray, near: np.ndarray) -> dict[str, LearntSignal]:
+    """The signals learnt from off-domain questions, in the order calibration tries them: ``own``, the bot's
+    past questions' embeddings; ``vectors``, the calibration questions'; ``near``, their nearness to the
+    knowledge."""
+
+    def domain(negatives: np.ndarray) -> tuple[DomainSettings, Scorer]:
+        classifier = fit_domain(own, vectors[negatives])
+        return classifier, lambda rows: domain_logits(classifier, vectors[rows])
+
+    def neighbours(negatives: np.ndarray) -> tuple[NeighbourSettings, Scorer]:
+        others = NeighbourSettings.of(vectors[negatives])  # stored as served: float16
+        return others, lambda rows: neighbours_of(others, vectors[rows], near[rows])
+
+    return {DOMAIN: domain, NEIGHBOURS: neighbours}
+
+
+def _cross_fitted(signal: LearntSignal, rows: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+    """The signal for each of ``rows``, learnt from the off-domain questions of the other folds of ``rows``
+    (plain folds: only off-domain questions are learnt from, however few in-domain)."""
     from sklearn.model_selection import KFold
 
-    column = np.zeros(len(y))
-    for train, test in KFold(FOLDS, shuffle=True, random_state=seed).split(vectors):
-        column[test] = domain_logits(fit_domain(own, vectors[train][y[train] == 0]), vectors[test])
+    column = np.zeros(len(rows))
+    for fit, test in KFold(FOLDS, shuffle=True, random_state=seed).split(rows):
+        learnt = rows[fit][y[rows[fit]] == 0]
+        column[test] = signal(learnt)[1](rows[test])
     return column
 
 
@@ -143,21 +175,16 @@ def _fit(x: np.ndarray, y: np.ndarray):  # noqa: ANN202 - a scikit-learn pipelin
     return make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced")).fit(x, y)
 
 
-def _out_of_fold(
-    x: np.ndarray, y: np.ndarray, seed: int, own: np.ndarray | None = None, vectors: np.ndarray | None = None
-) -> np.ndarray:
-    """Each question's score from a model fitted on the other folds; with ``own`` (the bot's past questions'
-    embeddings) and ``vectors`` (the questions'), the domain logit joins as the last column, cross-fitted
-    within the training folds and, for the held-out fold, from a classifier of all the training folds."""
+def _out_of_fold(x: np.ndarray, y: np.ndarray, seed: int, learnt: Sequence[LearntSignal] = ()) -> np.ndarray:
+    """Each question's score from a model fitted on the other folds; the ``learnt`` signals join as columns,
+    cross-fitted within the training folds and, for the held-out fold, learnt from all the training folds."""
     from sklearn.model_selection import StratifiedKFold
 
     scores = np.zeros(len(y))
     for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(x, y):
-        fit_x, test_x = x[train], x[test]
-        if own is not None and vectors is not None:
-            classifier = fit_domain(own, vectors[train][y[train] == 0])
-            fit_x = np.hstack([fit_x, _cross_fitted_domain(own, vectors[train], y[train], seed)[:, None]])
-            test_x = np.hstack([test_x, domain_logits(classifier, vectors[test])[:, None]])
+        negatives = train[y[train] == 0]
+        fit_x = np.column_stack([x[train], *(_cross_fitted(s, train, y, seed) for s in learnt)])
+        test_x = np.column_stack([x[test], *(s(negatives)[1](test) for s in learnt)])
         scores[test] = _fit(fit_x, y[train]).predict_proba(test_x)[:, 1]
     return scores
 
@@ -186,7 +213,7 @@ def _refusing_threshold(scores: np.ndarray, y: np.ndarray, refuse: float) -> flo
 
 
 def _settings(  # noqa: ANN001 - model is a scikit-learn pipeline
-    model, features: list[str], threshold: float, counts: dict[str, int], domain: DomainSettings | None
+    model, features: list[str], threshold: float, counts: dict[str, int], learnt: dict
 ) -> HandoffSettings:
     """The pipeline folded into weights on the raw signals, which is all serving needs."""
     scaler, regression = model.steps[0][1], model.steps[1][1]
@@ -194,7 +221,7 @@ def _settings(  # noqa: ANN001 - model is a scikit-learn pipeline
     bias = float(regression.intercept_[0] - np.dot(weights, scaler.mean_))
     return HandoffSettings(
         features=features, weights=[float(w) for w in weights], bias=bias, threshold=threshold, fitted_on=counts,
-        domain=domain,
+        **learnt,
     )
 
 
@@ -207,6 +234,20 @@ def risk_coverage(confidence: Sequence[float], quality: Sequence[float], steps: 
         n = max(1, round(len(ranked) * step / steps))
         points.append(RiskPoint(coverage=n / len(ranked), quality=float(ranked[:n].mean())))
     return points
+
+
+def _choose_learnt(
+    x: np.ndarray, y: np.ndarray, seed: int, candidates: dict[str, LearntSignal]
+) -> tuple[list[str], np.ndarray, dict[str, AurocGain]]:
+    """Try each learnt signal in turn and keep it when the interval of its AUROC gain over the signals kept so
+    far is above 0: the names kept, the out-of-fold scores with them, and each signal's gain."""
+    chosen, scores, gains = [], _out_of_fold(x, y, seed), {}
+    for name in candidates:
+        trial = _out_of_fold(x, y, seed, [candidates[c] for c in [*chosen, name]])
+        gains[name] = auroc_gain(y, trial, scores, seed)
+        if gains[name].low > 0:
+            chosen, scores = [*chosen, name], trial
+    return chosen, scores, gains
 
 
 def calibrate(
@@ -222,7 +263,7 @@ def calibrate(
     """Fit and measure the hand-off decision; ``quality`` (per system, per in-domain turn) gives the quality
     of answered turns and the risk-coverage curves; ``reply_logprobs`` (per question, in-domain first) is
     measured as a further signal, not served: it exists only once the reply is generated. ``own``, the bot's
-    past customers' questions (its training conversations'), adds the domain classifier."""
+    past customers' questions (its training conversations'), lets the learnt signals be tried."""
     from sklearn.metrics import roc_auc_score
 
     from caretune.knowledge.embeddings import get_embedder
@@ -231,20 +272,17 @@ def calibrate(
     queries, vectors = embedded_queries(turns)
     x = np.array([s.vector() for s in _signals(queries, vectors, knowledge, None)])
     y = np.array([1] * len(in_domain) + [0] * len(off_domain))
-    own_vectors = get_embedder().encode(list(own)) if own else None
-    scores = _out_of_fold(x, y, seed)
-    features, domain, gain, alone = list(SIGNALS), None, None, {}
-    if own_vectors is not None:
-        with_domain = _out_of_fold(x, y, seed, own_vectors, vectors)
-        gain = auroc_gain(y, with_domain, scores, seed)
-        column = _cross_fitted_domain(own_vectors, vectors, y, seed)
-        alone = {DOMAIN: float(roc_auc_score(y, column))}
-        if gain.low > 0:  # served only when it measurably separates better than retrieval alone
-            scores, features, domain = with_domain, [*SIGNALS, DOMAIN], fit_domain(own_vectors, vectors[y == 0])
-            x = np.hstack([x, column[:, None]])
+    candidates = {}
+    if own:
+        near = _nearness(open_knowledge(knowledge.path), vectors)
+        candidates = learnt_signals(get_embedder().encode(list(own)), vectors, near)
+    chosen, scores, gains = _choose_learnt(x, y, seed, candidates)
+    columns = {name: _cross_fitted(signal, np.arange(len(y)), y, seed) for name, signal in candidates.items()}
     threshold = _refusing_threshold(scores, y, refuse)
     counts = {"in_domain": len(in_domain), "off_domain": len(off_domain)} | ({"own": len(own)} if own else {})
-    settings = _settings(_fit(x, y), features, threshold, counts, domain)
+    learnt = {name: candidates[name](np.flatnonzero(y == 0))[0] for name in chosen}
+    fitted = _fit(np.column_stack([x, *(columns[name] for name in chosen)]), y)
+    settings = _settings(fitted, [*SIGNALS, *chosen], threshold, counts, learnt)
     decisions = [  # what serving would decide with each out-of-fold score
         decision_for(turn.history, query, float(score), threshold)
         for turn, query, score in zip(turns, queries, scores)
@@ -257,8 +295,9 @@ def calibrate(
             reasons[key] = reasons.get(key, 0) + 1
     report = HandoffReport(
         n_in_domain=len(in_domain), n_off_domain=len(off_domain), auroc=float(roc_auc_score(y, scores)),
-        signal_auroc={name: float(roc_auc_score(y, x[:, i])) for i, name in enumerate(SIGNALS)} | alone,
-        domain_gain=gain, threshold=threshold, in_domain_answered=float(answered[y == 1].mean()),
+        signal_auroc={name: float(roc_auc_score(y, x[:, i])) for i, name in enumerate(SIGNALS)}
+        | {name: float(roc_auc_score(y, column)) for name, column in columns.items()},
+        signal_gain=gains, threshold=threshold, in_domain_answered=float(answered[y == 1].mean()),
         off_domain_refused=float(1 - answered[y == 0].mean()), reasons=reasons, settings=settings,
         out_of_fold=[float(v) for v in scores],
     )
@@ -268,9 +307,8 @@ def calibrate(
         report.quality_answered[system] = float(np.mean(kept)) if kept else float("nan")
         report.risk_coverage[system] = risk_coverage(scores[: len(in_domain)], values)
     if reply_logprobs is not None:
-        column = np.asarray(reply_logprobs, dtype=float)[:, None]
-        report.signal_auroc["reply_logprob"] = float(roc_auc_score(y, column[:, 0]))
-        with_reply = np.hstack([x[:, : len(SIGNALS)], column])
-        served_domain = (own_vectors, vectors) if domain is not None else (None, None)
-        report.auroc_with_reply = float(roc_auc_score(y, _out_of_fold(with_reply, y, seed, *served_domain)))
+        column = np.asarray(reply_logprobs, dtype=float)
+        report.signal_auroc["reply_logprob"] = float(roc_auc_score(y, column))
+        with_reply = _out_of_fold(np.column_stack([x, column]), y, seed, [candidates[name] for name in chosen])
+        report.auroc_with_reply = float(roc_auc_score(y, with_reply))
     return report

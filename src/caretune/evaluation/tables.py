@@ -85,9 +85,8 @@ def handoff_table(report: EvalReport) -> Table | None:
         *[[f"AUROC of {name} alone", f"{value:.3f}"] for name, value in h.signal_auroc.items()],
         *([["AUROC with the reply's log-probability too", f"{h.auroc_with_reply:.3f}"]]
           if h.auroc_with_reply is not None else []),
-        *([["AUROC added by the domain classifier (95% interval; served when above 0)",
-            _gain(h.domain_gain, h.settings.domain is not None)]]
-          if h.domain_gain is not None else []),
+        *[[f"AUROC added by {name} (95% interval; served when above 0)",
+           _gain(gain, name in h.settings.features)] for name, gain in h.signal_gain.items()],
         ["Threshold (hands over the share asked of off-domain questions)", f"{h.threshold:.3f}"],
         ["In-domain questions answered", f"{h.in_domain_answered:.1%}"],
         ["Off-domain questions handed off or asked back", f"{h.off_domain_refused:.1%}"],

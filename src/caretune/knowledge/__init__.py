@@ -5,10 +5,10 @@ Training (``caretune train --knowledge``) and the answering path use the same se
 """
 
 from caretune.knowledge.layout import grounded_system, search_query
-from caretune.knowledge.search import Passage, embed_query, search
+from caretune.knowledge.search import Passage, embed_query, nearness_to, search
 from caretune.knowledge.store import KnowledgeBase, content_words, forget_opened, open_knowledge
 
 __all__ = [
-    "KnowledgeBase", "Passage", "content_words", "embed_query", "forget_opened", "grounded_system", "open_knowledge", "search",
-    "search_query",
+    "KnowledgeBase", "Passage", "content_words", "embed_query", "forget_opened", "grounded_system", "nearness_to",
+    "open_knowledge", "search", "search_query",
 ]

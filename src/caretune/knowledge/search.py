@@ -88,6 +88,12 @@ def _distinct(ranked: list[int], texts: dict[int, str], k: int) -> list[int]:
     return chosen
 
 
+def nearness_to(kb: KnowledgeBase, vector: np.ndarray, k: int) -> float:
+    """Mean cosine of the ``k`` chunks nearest a query's embedding, whatever search returns (0 when empty)."""
+    found = kb.dense(vector, k)
+    return float(np.mean([score for _, score in found])) if found else 0.0
+
+
 def embed_query(query: str) -> np.ndarray:
     """The query's embedding: what dense search compares, and what the hand-off's domain classifier reads."""
     from caretune.knowledge.embeddings import get_embedder

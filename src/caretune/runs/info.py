@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import BaseModel, Field, model_validator
 
 from caretune.errors import InputError
@@ -44,15 +47,41 @@ class DomainSettings(BaseModel):
     bias: float = 0.0
 
 
+class NeighbourSettings(BaseModel):
+    """Other companies' customers' questions, embedded: the ``neighbours`` signal is how much nearer a question
+    sits to the bot's knowledge than to these (float16 is ample for a cosine, and halves run.json's share)."""
+
+    vectors: str = Field(description="base64 of the questions' float16 embeddings, one row after another")
+    rows: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _whole_rows(self) -> NeighbourSettings:
+        size = len(base64.b64decode(self.vectors, validate=True))
+        if size == 0 or size % (2 * self.rows):
+            raise ValueError(f"{size} bytes are not {self.rows} rows of float16")
+        return self
+
+    @classmethod
+    def of(cls, vectors: np.ndarray) -> NeighbourSettings:
+        data = np.ascontiguousarray(vectors, dtype=np.float16).tobytes()
+        return cls(vectors=base64.b64encode(data).decode("ascii"), rows=len(vectors))
+
+    @cached_property
+    def array(self) -> np.ndarray:
+        """The embeddings, one row per question (float32, decoded once per loaded settings)."""
+        return np.frombuffer(base64.b64decode(self.vectors), dtype=np.float16).reshape(self.rows, -1).astype(np.float32)
+
+
 class HandoffSettings(BaseModel):
     """When a model hands a customer to a person: a logistic model over its retrieval signals and, when fitted,
-    the domain classifier's (fitted and calibrated by ``caretune eval``), the confidence below which it does not
-    answer, and what it says then."""
+    the domain classifier's and the nearest neighbours' (fitted and calibrated by ``caretune eval``), the
+    confidence below which it does not answer, and what it says then."""
 
     features: list[str] = Field(default_factory=list, description="signal names, in the order of ``weights``")
     weights: list[float] = Field(default_factory=list)
     bias: float = 0.0
     domain: DomainSettings | None = Field(None, description="the classifier behind the ``domain`` feature")
+    neighbours: NeighbourSettings | None = Field(None, description="the questions behind the ``neighbours`` feature")
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="below this confidence the bot does not answer")
     message: str = Field(DEFAULT_HANDOFF_MESSAGE, min_length=1, description="what the customer is told on hand-off")
     clarify_message: str = Field(DEFAULT_CLARIFY_MESSAGE, min_length=1)
@@ -64,6 +93,8 @@ class HandoffSettings(BaseModel):
             raise ValueError(f"{len(self.features)} features but {len(self.weights)} weights")
         if "domain" in self.features and self.domain is None:
             raise ValueError("the 'domain' feature needs its classifier (domain)")
+        if "neighbours" in self.features and self.neighbours is None:
+            raise ValueError("the 'neighbours' feature needs its questions (neighbours)")
         return self
 
 
