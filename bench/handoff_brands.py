@@ -5,12 +5,12 @@ their training turns', its in-domain questions their held-out (valid + test) tur
 customers' messages are off-domain. With ``--one-brand``, each brand with enough held-out turns is a bot of
 its own instead, as a company deploys one. Prints, for each split of the brands, the calibration
 (``caretune.evaluation.handoff``) against the other brands' questions: the out-of-fold AUROC, each signal's
-(``domain``: the classifier on the question's embedding) and the rates at the calibrated threshold. With
+(``domain`` and ``neighbours``: the signals learnt from the off-domain questions) and the rates at the calibrated threshold. With
 ``--negatives FILE``, also what a deployment gets: calibrated against that file's questions (none of them
 the test brands'), then the other brands' customers are scored with the served settings, beside the bot's
 own held-out questions' out-of-fold scores.
 
-    python bench/handoff_brands.py --data DIR [--seeds 0 1 2 3 4] [--one-brand] [--negatives FILE] [--no-domain]
+    python bench/handoff_brands.py --data DIR [--seeds 0 1 2 3 4] [--one-brand] [--negatives FILE] [--retrieval-only]
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def main() -> None:
         "--negatives", type=Path, help="questions file: also calibrate against these as the others' questions "
         "(what a deployment has: e.g. the demo's off_domain_questions.jsonl) and score the other brands' with it"
     )
-    parser.add_argument("--no-domain", action="store_true", help="retrieval signals only, as before the classifier")
+    parser.add_argument("--retrieval-only", action="store_true", help="no learnt signals: retrieval's alone")
     args = parser.parse_args()
     negatives = _asked(load_questions(args.negatives)) if args.negatives else None
     train = read_chat_examples(args.data / "train.jsonl")
@@ -55,11 +55,11 @@ def main() -> None:
         turns = Counter(_brand(e) for e in held_out for _ in example_turns(e))
         for brand in brands:
             if turns[brand] >= FOLDS:  # the out-of-fold calibration needs a question of its own in every fold
-                split(train, held_out, {brand}, brand, 0, negatives, not args.no_domain)
+                split(train, held_out, {brand}, brand, 0, negatives, not args.retrieval_only)
         return
     for seed in args.seeds:
         ours = set(random.Random(seed).sample(brands, len(brands) // 2))
-        split(train, held_out, ours, f"seed {seed}", seed, negatives, not args.no_domain)
+        split(train, held_out, ours, f"seed {seed}", seed, negatives, not args.retrieval_only)
 
 
 def _asked(texts: list[str]) -> list[Turn]:
@@ -67,7 +67,7 @@ def _asked(texts: list[str]) -> list[Turn]:
 
 
 def split(
-    train: list, held_out: list, ours: set[str], label: str, seed: int, negatives: list[Turn] | None, domain: bool
+    train: list, held_out: list, ours: set[str], label: str, seed: int, negatives: list[Turn] | None, learnt: bool
 ) -> None:
     """``ours`` are the bot's brands; print the calibration against the other brands (and, given
     ``negatives``, the deployment's: calibrated on them, tested on the other brands)."""
@@ -75,7 +75,7 @@ def split(
     off_domain = _asked([
         search_query(t.history) for e in train + held_out if _brand(e) not in ours for t in example_turns(e)[:1]
     ])
-    own = [search_query(t.history) for e in train if _brand(e) in ours for t in example_turns(e)] if domain else []
+    own = [search_query(t.history) for e in train if _brand(e) in ours for t in example_turns(e)] if learnt else []
     with tempfile.TemporaryDirectory() as tmp:
         own_train = Path(tmp) / "train.jsonl"
         own_train.write_text(

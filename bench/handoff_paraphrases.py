@@ -3,7 +3,7 @@
 The demo's held-out turns repeat training questions almost word for word, so a threshold fitted on them can
 sit where a paraphrase already falls below it. On the demo's prepared data and knowledge base, the hand-off
 is calibrated as ``caretune eval --off-domain`` does (held-out turns against the built-in off-domain
-messages, out of fold, the training split's questions as the bot's own for the domain classifier) for each
+messages, out of fold, the training split's questions as the bot's own for the learnt signals) for each
 share of off-domain questions to hand over (``--handoff-refused``); then the served confidence, with the
 threshold and weights written into the run, is applied to questions the calibration never saw:
 
@@ -14,7 +14,7 @@ threshold and weights written into the run, is applied to questions the calibrat
 Also the similarity to the nearest passage of each kind of question (median and range).
 
     python bench/handoff_paraphrases.py --data demo-out/data --kb demo-out/knowledge [--off-domain real.jsonl]
-        [--refused 0.9 0.95 0.99] [--no-domain]
+        [--refused 0.9 0.95 0.99] [--retrieval-only]
 """
 
 from __future__ import annotations
@@ -43,12 +43,12 @@ def main() -> None:
     parser.add_argument("--kb", type=Path, required=True, help="The demo's knowledge base.")
     parser.add_argument("--off-domain", type=Path, help="Other companies' customers' messages (JSONL or CSV).")
     parser.add_argument("--refused", type=float, nargs="+", default=[0.9, 0.95, 0.99])
-    parser.add_argument("--no-domain", action="store_true", help="Retrieval signals only, as before the classifier.")
+    parser.add_argument("--retrieval-only", action="store_true", help="No learnt signals: retrieval's alone.")
     args = parser.parse_args()
 
     knowledge = KnowledgeSettings(path=str(args.kb))
     held_out = load_turns(args.data / "test.jsonl")
-    own = [] if args.no_domain else [search_query(t.history) for t in load_turns(args.data / "train.jsonl")]
+    own = [] if args.retrieval_only else [search_query(t.history) for t in load_turns(args.data / "train.jsonl")]
     builtin_off = _asked([q.text for q in load_question_rows(demo_off_domain_path())])
     groups = {
         "fact questions": _asked([json.loads(line)["question"] for line in demo_fact_questions_path().open()]),
