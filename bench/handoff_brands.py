@@ -5,8 +5,8 @@ their training turns', its in-domain questions their held-out (valid + test) tur
 customers' messages are off-domain. With ``--one-brand``, each brand with enough held-out turns is a bot of
 its own instead, as a company deploys one. Prints, for each split of the brands, the calibration
 (``caretune.evaluation.handoff``) against the other brands' questions: the out-of-fold AUROC, each signal's
-(``domain`` and ``neighbours``: the signals learnt from the off-domain questions) and the rates at the calibrated threshold. With
-``--negatives FILE``, also what a deployment gets: calibrated against that file's questions (none of them
+(``domain`` and ``neighbours``: the signals learnt from the off-domain questions) and the rates at the
+calibrated threshold. With ``--negatives FILE``, also what a deployment gets: calibrated against that file's questions (none of them
 the test brands'), then the other brands' customers are scored with the served settings, beside the bot's
 own held-out questions' out-of-fold scores.
 
@@ -27,7 +27,7 @@ from sklearn.metrics import roc_auc_score
 
 from caretune.evaluation.handoff import FOLDS, calibrate, served_confidence
 from caretune.evaluation.questions import load_questions
-from caretune.evaluation.turns import Turn, example_turns, read_chat_examples
+from caretune.evaluation.turns import Turn, asked, example_turns, read_chat_examples
 from caretune.knowledge import KnowledgeBase, search_query
 from caretune.runs.info import KnowledgeSettings
 
@@ -47,7 +47,7 @@ def main() -> None:
     )
     parser.add_argument("--retrieval-only", action="store_true", help="no learnt signals: retrieval's alone")
     args = parser.parse_args()
-    negatives = _asked(load_questions(args.negatives)) if args.negatives else None
+    negatives = asked(load_questions(args.negatives)) if args.negatives else None
     train = read_chat_examples(args.data / "train.jsonl")
     held_out = read_chat_examples(args.data / "valid.jsonl") + read_chat_examples(args.data / "test.jsonl")
     brands = sorted({_brand(e) for e in train + held_out})
@@ -62,17 +62,13 @@ def main() -> None:
         split(train, held_out, ours, f"seed {seed}", seed, negatives, not args.retrieval_only)
 
 
-def _asked(texts: list[str]) -> list[Turn]:
-    return [Turn(history=[{"role": "user", "content": text}]) for text in texts]
-
-
 def split(
     train: list, held_out: list, ours: set[str], label: str, seed: int, negatives: list[Turn] | None, learnt: bool
 ) -> None:
     """``ours`` are the bot's brands; print the calibration against the other brands (and, given
     ``negatives``, the deployment's: calibrated on them, tested on the other brands)."""
     in_domain = [t for e in held_out if _brand(e) in ours for t in example_turns(e)]
-    off_domain = _asked([
+    off_domain = asked([
         search_query(t.history) for e in train + held_out if _brand(e) not in ours for t in example_turns(e)[:1]
     ])
     own = [search_query(t.history) for e in train if _brand(e) in ours for t in example_turns(e)] if learnt else []

@@ -28,13 +28,9 @@ import numpy as np
 from caretune.data.demo import demo_fact_questions_path, demo_off_domain_path, demo_questions
 from caretune.evaluation.handoff import calibrate, question_signals, served_confidence
 from caretune.evaluation.questions import load_question_rows
-from caretune.evaluation.turns import Turn, load_turns
+from caretune.evaluation.turns import asked, load_turns
 from caretune.knowledge import search_query
 from caretune.runs.info import KnowledgeSettings
-
-
-def _asked(texts: list[str]) -> list[Turn]:
-    return [Turn(history=[{"role": "user", "content": text}]) for text in texts]
 
 
 def main() -> None:
@@ -49,13 +45,13 @@ def main() -> None:
     knowledge = KnowledgeSettings(path=str(args.kb))
     held_out = load_turns(args.data / "test.jsonl")
     own = [] if args.retrieval_only else [search_query(t.history) for t in load_turns(args.data / "train.jsonl")]
-    builtin_off = _asked([q.text for q in load_question_rows(demo_off_domain_path())])
+    builtin_off = asked([q.text for q in load_question_rows(demo_off_domain_path())])
     groups = {
-        "fact questions": _asked([json.loads(line)["question"] for line in demo_fact_questions_path().open()]),
-        "README questions": _asked([q.question for q in demo_questions()]),
+        "fact questions": asked([json.loads(line)["question"] for line in demo_fact_questions_path().open()]),
+        "README questions": asked([q.question for q in demo_questions()]),
     }
     if args.off_domain:
-        groups["--off-domain"] = _asked([q.text for q in load_question_rows(args.off_domain)])
+        groups["--off-domain"] = asked([q.text for q in load_question_rows(args.off_domain)])
     signals = {name: question_signals(turns, knowledge) for name, turns in groups.items()}
     signals["held-out turns"] = question_signals(held_out, knowledge)
     for name, values in signals.items():

@@ -143,9 +143,9 @@ def decision_costs(kb_path: Path, questions: list[str]) -> list[tuple[float, flo
     """(decision, time to first token, whole answer) in seconds per question; the decision is timed on its
     own (median of 20 runs), since it is microseconds inside a call of hundreds of milliseconds."""
     os.environ.setdefault("GOMP_SPINCOUNT", "1000")
-    from caretune.answering import prepare_answer
     import numpy as np
 
+    from caretune.answering import prepare_answer
     from caretune.answering.decision import DOMAIN, NEAREST, NEIGHBOURS, SIGNALS, decide
     from caretune.engines import SamplingParams, load_engine
     from caretune.knowledge import embed_query, nearness_to, open_knowledge, search_query

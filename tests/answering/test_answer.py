@@ -70,12 +70,12 @@ def test_a_long_history_is_cut_with_few_tokenisations(hf_llama_run_engine, monke
 def test_the_domain_classifier_reads_the_question_the_answer_searched_for(hf_llama_run_engine, kb) -> None:
     """The served path embeds the question once, for search and for the hand-off's domain classifier."""
     from caretune.evaluation.handoff import embedded_queries, fit_domain
-    from caretune.evaluation.turns import Turn
+    from caretune.evaluation.turns import asked
     from caretune.runs.info import HandoffSettings
     from tests.evaluation.test_handoff import BANK, MUSIC_PAST
 
     def vectors(texts: list[str]):  # noqa: ANN202
-        return embedded_queries([Turn(history=[{"role": "user", "content": t}]) for t in texts])[1]
+        return embedded_queries(asked(texts))[1]
 
     # the shop's knowledge covers neither; only the classifier of the app's past questions tells them apart
     settings = HandoffSettings(

@@ -7,8 +7,9 @@ against other companies' customers' questions, since retrieval alone finds a clo
 company's customer asking about a refund: a classifier of the bot's own past questions against them
 (``domain``), and how much nearer the question sits to the bot's knowledge than to them (``neighbours``:
 many brands are many clusters, which one linear boundary fits less well). Calibration serves each only
-where it measurably helps. ``caretune eval`` fits the weights and the threshold on held-out questions (docs/EVALUATION.md gives
-the measurements that chose these signals); explicit triggers (``triggers.py``) hand off whatever the score.
+where it measurably helps. ``caretune eval`` fits the weights and the threshold on held-out questions
+(docs/EVALUATION.md gives the measurements that chose these signals); explicit triggers (``triggers.py``)
+hand off whatever the score.
 """
 
 from __future__ import annotations
@@ -77,6 +78,19 @@ def neighbours_of(settings: NeighbourSettings, vectors: np.ndarray, near_knowled
     return np.asarray(near_knowledge) - nearness(vectors, settings.array)
 
 
+def learnt_values(
+    settings: HandoffSettings, vectors: np.ndarray, near_knowledge: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``domain`` and ``neighbours`` values of each question embedding (a row of ``vectors``; its
+    nearness to the knowledge in ``near_knowledge``), 0 for a signal the settings do not serve."""
+    none = np.zeros(len(vectors))
+    domain = domain_logits(settings.domain, vectors) if settings.domain is not None else none
+    neighbours = none
+    if settings.neighbours is not None:
+        neighbours = neighbours_of(settings.neighbours, vectors, near_knowledge)
+    return domain, neighbours
+
+
 def signals_of(query: str, passages: Sequence[Passage], domain: float = 0.0, neighbours: float = 0.0) -> Signals:
     """The signals of the passages an answer is given for ``query`` (``domain``, ``neighbours``: the fitted
     signals' values)."""
@@ -114,11 +128,9 @@ def decide(
     if settings is None or not settings.weights or passages is None:
         return decision_for(messages, query, None, 0.0)
     domain = neighbours = 0.0
-    if vector is not None and settings.domain is not None:
-        domain = float(domain_logits(settings.domain, vector[None, :])[0])
-    if vector is not None and settings.neighbours is not None:
-        neighbours = float(neighbours_of(settings.neighbours, vector[None, :], np.array([near_knowledge]))[0])
-    signals = signals_of(query, passages, domain, neighbours)
+    if vector is not None:
+        (domain,), (neighbours,) = learnt_values(settings, vector[None, :], np.array([near_knowledge]))
+    signals = signals_of(query, passages, float(domain), float(neighbours))
     return decision_for(messages, query, confidence(settings, signals), settings.threshold)
 
 

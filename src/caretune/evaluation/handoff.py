@@ -27,7 +27,8 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from caretune.answering.decision import (
-    DOMAIN, NEAREST, NEIGHBOURS, SIGNALS, Signals, confidence, decision_for, domain_logits, neighbours_of, signals_of,
+    DOMAIN, NEAREST, NEIGHBOURS, SIGNALS, Signals, confidence, decision_for, domain_logits, learnt_values,
+    neighbours_of, signals_of,
 )
 from caretune.evaluation.paired import BOOTSTRAP_ROUNDS
 from caretune.evaluation.turns import Turn
@@ -108,11 +109,9 @@ def _signals(
     queries: Sequence[str], vectors: np.ndarray, knowledge: KnowledgeSettings, settings: HandoffSettings | None
 ) -> list[Signals]:
     kb = open_knowledge(knowledge.path)
-    domain = neighbours = np.zeros(len(queries))
-    if settings is not None and settings.domain is not None:
-        domain = domain_logits(settings.domain, vectors)
-    if settings is not None and settings.neighbours is not None:
-        neighbours = neighbours_of(settings.neighbours, vectors, _nearness(kb, vectors))
+    settings = settings or HandoffSettings()
+    near = _nearness(kb, vectors) if settings.neighbours is not None else np.zeros(len(queries))
+    domain, neighbours = learnt_values(settings, vectors, near)
     return [
         signals_of(query, search(kb, query, knowledge.passages, vector=vector), float(d), float(n))
         for query, vector, d, n in zip(queries, vectors, domain, neighbours)

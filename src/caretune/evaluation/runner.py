@@ -35,7 +35,7 @@ from caretune.evaluation.scoring import (
     reference_metrics,
     rouge_per_turn,
 )
-from caretune.evaluation.turns import Turn, load_turns
+from caretune.evaluation.turns import Turn, asked, load_turns
 
 
 def _workload(config: EvalConfig) -> list[Turn]:
@@ -241,21 +241,21 @@ def _params(config: EvalConfig):  # noqa: ANN202 - a SamplingParams (engines are
 
 
 def _calibrate_handoff(
-    config: EvalConfig, turns: list[Turn], outcomes: list[Outcome], scores: list[PerTurn]
+    config: EvalConfig, turns: list[Turn], train: list[Turn], outcomes: list[Outcome], scores: list[PerTurn]
 ) -> HandoffReport:
     """Fit the first model's hand-off on its held-out turns against ``--off-domain``, with the training
-    conversations' questions as the bot's own, and write it into its run (a hand-over message already set
-    there is kept)."""
+    turns' questions as the bot's own, and write it into its run (a hand-over message already set there is
+    kept)."""
     spec = ModelSpec.parse(config.models[0])
     ref = resolve_ref(spec.ref)
     knowledge = spec.knowledge_settings(ref.run.knowledge if ref.run else None)
     if knowledge is None:
         raise InputError("the hand-off is judged by the knowledge base: evaluate the model with one (REF@KB)")
     rows = load_question_rows(config.off_domain, config.text_column, seed=config.seed)  # type: ignore[arg-type]
-    off = [Turn(history=[{"role": "user", "content": q.text}]) for q in rows]
+    off = asked([q.text for q in rows])
     quality = {o.name: s["semantic_similarity"] for o, s in zip(outcomes, scores) if o.kind == "model"}
     logprobs = _reply_logprobs(config, outcomes[0], off) if outcomes else None
-    own = [search_query(t.history) for t in load_turns(config.train)]  # type: ignore[arg-type]
+    own = [search_query(t.history) for t in train]
     report = calibrate(turns, off, knowledge, config.seed, quality, logprobs, config.handoff_refused, own)
     if ref.run is not None and ref.run_dir is not None and ref.checkpoint is None:
         kept = ref.run.handoff.model_dump(include={"message", "clarify_message"}) if ref.run.handoff else {}
@@ -287,7 +287,7 @@ def evaluate(config: EvalConfig) -> tuple[EvalReport, list[Outcome]]:
     train_path = _train_path(config)
     config = config.model_copy(update={"train": train_path})
     base = config.base or base_of(ModelSpec.parse(config.models[0]).ref)
-    train = [] if config.handoff_only else load_turns(train_path)
+    train = load_turns(train_path)  # the baselines' examples, and the hand-off's past questions
     outcomes = [] if config.handoff_only else _outcomes(config, turns, train, train_path, base)
     settings = EvalSettings(
         models=config.models, data=config.questions or config.data, train=train_path, base=base,
@@ -302,7 +302,7 @@ def evaluate(config: EvalConfig) -> tuple[EvalReport, list[Outcome]]:
         systems=[_score(o, turns, config.mode, s) for o, s in zip(outcomes, scores)],
         paired=_paired(outcomes, scores, config.seed),
         samples=_samples(turns, outcomes, config.n_samples, config.seed),
-        handoff=_calibrate_handoff(config, turns, outcomes, scores) if config.off_domain is not None else None,
+        handoff=_calibrate_handoff(config, turns, train, outcomes, scores) if config.off_domain is not None else None,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         wall_time_s=time.perf_counter() - start,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -51,6 +52,11 @@ def example_turns(example: ChatExample) -> list[Turn]:
         for k, m in enumerate(messages)
         if m["role"] == "assistant" and k > 0
     ]
+
+
+def asked(texts: Sequence[str]) -> list[Turn]:
+    """Each text as a customer's first message, with nothing before it and no reply to compare with."""
+    return [Turn(history=[{"role": "user", "content": text}]) for text in texts]
 
 
 def load_turns(path: Path, limit: int | None = None, seed: int = 0) -> list[Turn]:
