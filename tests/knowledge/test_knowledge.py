@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from caretune.errors import InputError
-from caretune.knowledge import KnowledgeBase, grounded_system, search, search_query
+from caretune.knowledge import KnowledgeBase, embed_query, grounded_system, nearness_to, search, search_query
 from caretune.knowledge.documents import MAX_WORDS, read_document
 from caretune.knowledge.store import VECTORS_FILE
 from tests.knowledge.helpers import POLICIES
@@ -78,6 +78,9 @@ def test_hybrid_search_finds_paraphrases_and_exact_words(docs: Path, tmp_path: P
     assert top[0].kind == "conversation" and top[0].similarity > top[1].similarity
     origin = top[0].origin
     assert all(p.origin != origin for p in search(kb, "where is my package", 6, exclude_origins=frozenset({origin})))
+    # nearness to the knowledge passes over the excluded conversation too: the next chunk is a policy, further off
+    vector = embed_query("my parcel is late")
+    assert nearness_to(kb, vector, 1) > 0.99 > nearness_to(kb, vector, 1, exclude_origins=frozenset({origin}))
 
 
 def test_the_same_answer_told_many_times_fills_one_place(tmp_path: Path) -> None:

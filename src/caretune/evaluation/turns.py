@@ -6,15 +6,16 @@ agent had to answer, not only on the first reply.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from caretune.data.read_jsonl import numbered_examples
 from caretune.data.schema import ChatExample
 from caretune.errors import InputError
+from caretune.knowledge.documents import origin_of
 
 
 class Turn(BaseModel):
@@ -26,29 +27,31 @@ class Turn(BaseModel):
     brand: str | None = None
     facts: list[str] | None = None  # what a correct answer states (a question with known facts)
     truth: str | None = None  # the policy behind them: what an answer's details may come from
+    # the conversation's file and line (``knowledge.documents.origin_of``): a past question is searched
+    # without its own conversation, as a new customer's would be
+    origin: str | None = None
+
+
+def numbered_chat_examples(path: Path) -> list[tuple[int, ChatExample]]:
+    """(line, example) of a chat-format JSONL file; a bad line is an :class:`InputError` naming the file and
+    the line."""
+    if not path.is_file():
+        raise InputError("file not found", path)
+    return numbered_examples(path, ChatExample)
 
 
 def read_chat_examples(path: Path) -> list[ChatExample]:
-    """Parse a chat-format JSONL file; a bad line is an :class:`InputError` naming the file and the line."""
-    if not path.is_file():
-        raise InputError("file not found", path)
-    examples = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            examples.append(ChatExample.model_validate(json.loads(line)))
-        except (json.JSONDecodeError, ValidationError) as exc:
-            raise InputError(f"not a chat-format example: {exc}", path, number) from exc
-    return examples
+    """The examples of a chat-format JSONL file (see :func:`numbered_chat_examples`)."""
+    return [example for _, example in numbered_chat_examples(path)]
 
 
-def example_turns(example: ChatExample) -> list[Turn]:
-    """Every agent reply of a conversation as a turn (the leading messages are its history)."""
+def example_turns(example: ChatExample, origin: str | None = None) -> list[Turn]:
+    """Every agent reply of a conversation as a turn (the leading messages are its history); ``origin`` is
+    where the conversation came from."""
     brand = (getattr(example, "metadata", None) or {}).get("brand")
     messages = [m.model_dump(exclude_none=True, include={"role", "content", "weight"}) for m in example.messages]
     return [
-        Turn(history=messages[:k], reference=m["content"], brand=brand)
+        Turn(history=messages[:k], reference=m["content"], brand=brand, origin=origin)
         for k, m in enumerate(messages)
         if m["role"] == "assistant" and k > 0
     ]
@@ -61,13 +64,17 @@ def asked(texts: Sequence[str]) -> list[Turn]:
 
 def load_turns(path: Path, limit: int | None = None, seed: int = 0) -> list[Turn]:
     """All turns of a file, or a seeded random sample of ``limit`` of them (in file order, for readability)."""
-    turns = [t for ex in read_chat_examples(path) for t in example_turns(ex)]
+    turns = [t for line, ex in numbered_chat_examples(path) for t in example_turns(ex, origin_of(path, line))]
     if not turns:
         raise InputError("no agent turns to evaluate", path)
-    if limit is not None and limit < len(turns):
-        keep = sorted(random.Random(seed).sample(range(len(turns)), limit))
-        turns = [turns[i] for i in keep]
-    return turns
+    return sampled(turns, limit, seed)
+
+
+def sampled(turns: Sequence[Turn], limit: int | None, seed: int) -> list[Turn]:
+    """All of ``turns``, or a seeded random sample of ``limit`` of them (in their order, for readability)."""
+    if limit is None or limit >= len(turns):
+        return list(turns)
+    return [turns[i] for i in sorted(random.Random(seed).sample(range(len(turns)), limit))]
 
 
 def context_text(history: list[dict]) -> str:

@@ -88,9 +88,13 @@ def _distinct(ranked: list[int], texts: dict[int, str], k: int) -> list[int]:
     return chosen
 
 
-def nearness_to(kb: KnowledgeBase, vector: np.ndarray, k: int) -> float:
-    """Mean cosine of the ``k`` chunks nearest a query's embedding, whatever search returns (0 when empty)."""
-    found = kb.dense(vector, k)
+def nearness_to(kb: KnowledgeBase, vector: np.ndarray, k: int, exclude_origins: frozenset[str] = frozenset()) -> float:
+    """Mean cosine of the ``k`` chunks nearest a query's embedding, whatever search returns (0 when empty);
+    chunks whose origin is excluded are passed over, as in :func:`search`."""
+    found = kb.dense(vector, k + CANDIDATES if exclude_origins else k)
+    if exclude_origins:
+        chunks = kb.chunks(i for i, _ in found)
+        found = [(i, score) for i, score in found if chunks[i].origin not in exclude_origins][:k]
     return float(np.mean([score for _, score in found])) if found else 0.0
 
 
