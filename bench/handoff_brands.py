@@ -1,14 +1,15 @@
 """Does the hand-off tell a company's own customers from other companies'? On prepared multi-brand data (the
 real IBM TWCS set: ``caretune prepare ../shared/data/twcs-ibm-customer-care-dev.csv --out DIR``), half the
-brands (seeded) are the bot's: its knowledge base is their training conversations, its own past questions
-their training turns', its in-domain questions their held-out (valid + test) turns; the other brands'
+brands (seeded) are the bot's: its knowledge base is their training conversations, its past questions their
+training turns' (each searched without its own conversation), its in-domain questions their held-out (valid +
+test) turns; the other brands'
 customers' messages are off-domain. With ``--one-brand``, each brand with enough held-out turns is a bot of
 its own instead, as a company deploys one. Prints, for each split of the brands, the calibration
 (``caretune.evaluation.handoff``) against the other brands' questions: the out-of-fold AUROC, each signal's
 (``domain`` and ``neighbours``: the signals learnt from the off-domain questions) and the rates at the
-calibrated threshold. With ``--negatives FILE``, also what a deployment gets: calibrated against that file's questions (none of them
-the test brands'), then the other brands' customers are scored with the served settings, beside the bot's
-own held-out questions' out-of-fold scores.
+calibrated threshold. With ``--negatives FILE``, also what a deployment gets: calibrated against that file's
+questions (none of them the test brands'), then the other brands' customers are scored with the served
+settings, beside the bot's own held-out questions' out-of-fold scores.
 
     python bench/handoff_brands.py --data DIR [--seeds 0 1 2 3 4] [--one-brand] [--negatives FILE] [--retrieval-only]
 """
@@ -27,13 +28,19 @@ from sklearn.metrics import roc_auc_score
 
 from caretune.evaluation.handoff import FOLDS, calibrate, served_confidence
 from caretune.evaluation.questions import load_questions
-from caretune.evaluation.turns import Turn, asked, example_turns, read_chat_examples
+from caretune.evaluation.turns import Turn, asked, example_turns, load_turns, numbered_chat_examples
 from caretune.knowledge import KnowledgeBase, search_query
+from caretune.knowledge.documents import origin_of
 from caretune.runs.info import KnowledgeSettings
 
 
 def _brand(example) -> str:  # noqa: ANN001
     return (example.metadata or {}).get("brand", "")
+
+
+def _read(path: Path) -> list:
+    """(conversation, origin) of every line: a conversation's turns stay in one calibration fold."""
+    return [(example, origin_of(path, line)) for line, example in numbered_chat_examples(path)]
 
 
 def main() -> None:
@@ -48,11 +55,11 @@ def main() -> None:
     parser.add_argument("--retrieval-only", action="store_true", help="no learnt signals: retrieval's alone")
     args = parser.parse_args()
     negatives = asked(load_questions(args.negatives)) if args.negatives else None
-    train = read_chat_examples(args.data / "train.jsonl")
-    held_out = read_chat_examples(args.data / "valid.jsonl") + read_chat_examples(args.data / "test.jsonl")
-    brands = sorted({_brand(e) for e in train + held_out})
+    train = [e for e, _ in _read(args.data / "train.jsonl")]
+    held_out = _read(args.data / "valid.jsonl") + _read(args.data / "test.jsonl")
+    brands = sorted({_brand(e) for e in train + [e for e, _ in held_out]})
     if args.one_brand:
-        turns = Counter(_brand(e) for e in held_out for _ in example_turns(e))
+        turns = Counter(_brand(e) for e, _ in held_out for _ in example_turns(e))
         for brand in brands:
             if turns[brand] >= FOLDS:  # the out-of-fold calibration needs a question of its own in every fold
                 split(train, held_out, {brand}, brand, 0, negatives, not args.retrieval_only)
@@ -67,11 +74,11 @@ def split(
 ) -> None:
     """``ours`` are the bot's brands; print the calibration against the other brands (and, given
     ``negatives``, the deployment's: calibrated on them, tested on the other brands)."""
-    in_domain = [t for e in held_out if _brand(e) in ours for t in example_turns(e)]
-    off_domain = asked([
-        search_query(t.history) for e in train + held_out if _brand(e) not in ours for t in example_turns(e)[:1]
-    ])
-    own = [search_query(t.history) for e in train if _brand(e) in ours for t in example_turns(e)] if learnt else []
+    in_domain = [t for e, origin in held_out if _brand(e) in ours for t in example_turns(e, origin)]
+    everyone = train + [e for e, _ in held_out]
+    off_domain = asked(
+        [search_query(t.history) for e in everyone if _brand(e) not in ours for t in example_turns(e)[:1]]
+    )
     with tempfile.TemporaryDirectory() as tmp:
         own_train = Path(tmp) / "train.jsonl"
         own_train.write_text(
@@ -80,12 +87,13 @@ def split(
         kb = KnowledgeBase(Path(tmp) / "kb", create=True)
         kb.add([own_train])
         knowledge = KnowledgeSettings(path=str(kb.path))
-        report = calibrate(in_domain, off_domain, knowledge, seed, own=own)
+        past = load_turns(own_train) if learnt else []
+        report = calibrate(in_domain, off_domain, knowledge, seed, past=past)
         print(f"{label}: bot's brands ({len(ours)}): {', '.join(sorted(ours))}; knowledge: {len(kb)} chunks")
         print(json.dumps(report.model_dump(exclude={"settings", "risk_coverage", "quality_all", "quality_answered"})))
         print(f"{label}: AUROC served, against the other brands {report.auroc:.3f}")
         if negatives:
-            deployed(label, calibrate(in_domain, negatives, knowledge, seed, own=own), off_domain, knowledge)
+            deployed(label, calibrate(in_domain, negatives, knowledge, seed, past=past), off_domain, knowledge)
 
 
 def deployed(label: str, report, others: list[Turn], knowledge: KnowledgeSettings) -> None:  # noqa: ANN001

@@ -3,7 +3,7 @@
 The demo's held-out turns repeat training questions almost word for word, so a threshold fitted on them can
 sit where a paraphrase already falls below it. On the demo's prepared data and knowledge base, the hand-off
 is calibrated as ``caretune eval --off-domain`` does (held-out turns against the built-in off-domain
-messages, out of fold, the training split's questions as the bot's own for the learnt signals) for each
+messages, out of fold, the training split's questions among the bot's own) for each
 share of off-domain questions to hand over (``--handoff-refused``); then the served confidence, with the
 threshold and weights written into the run, is applied to questions the calibration never saw:
 
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from caretune.answering.decision import SIGNALS
 from caretune.data.demo import demo_fact_questions_path, demo_off_domain_path, demo_questions
 from caretune.evaluation.handoff import calibrate, question_signals, served_confidence
 from caretune.evaluation.questions import load_question_rows
 from caretune.evaluation.turns import asked, load_turns
-from caretune.knowledge import search_query
 from caretune.runs.info import KnowledgeSettings
 
 
@@ -44,7 +44,7 @@ def main() -> None:
 
     knowledge = KnowledgeSettings(path=str(args.kb))
     held_out = load_turns(args.data / "test.jsonl")
-    own = [] if args.retrieval_only else [search_query(t.history) for t in load_turns(args.data / "train.jsonl")]
+    past = [] if args.retrieval_only else load_turns(args.data / "train.jsonl")
     builtin_off = asked([q.text for q in load_question_rows(demo_off_domain_path())])
     groups = {
         "fact questions": asked([json.loads(line)["question"] for line in demo_fact_questions_path().open()]),
@@ -59,7 +59,7 @@ def main() -> None:
         print(f"{name:16s} {len(sims):4d} questions, nearest passage similarity median {np.median(sims):.2f} "
               f"(range {sims.min():.2f}-{sims.max():.2f})")
     for refused in args.refused:
-        report = calibrate(held_out, builtin_off, knowledge, refuse=refused, own=own)
+        report = calibrate(held_out, builtin_off, knowledge, refuse=refused, past=past)
         settings = report.settings
         shares = []
         for name, turns in groups.items():
@@ -67,8 +67,9 @@ def main() -> None:
             # other companies' questions should be handed over, the company's own answered
             shares.append(f"{name} handed over {1 - answered:.1%}" if name == "--off-domain"
                           else f"{name} answered {answered:.1%}")
-        print(f"hand over {refused:.0%} of the built-in off-domain: threshold {settings.threshold:.3f}; out of fold "
-              f"AUROC {report.auroc:.3f}, "
+        learnt = ", ".join(settings.features[len(SIGNALS):]) or "none"
+        print(f"hand over {refused:.0%} of the built-in off-domain: threshold {settings.threshold:.3f}, learnt "
+              f"signals served: {learnt}; out of fold AUROC {report.auroc:.3f}, "
               f"held-out answered {report.in_domain_answered:.1%}, built-in handed over "
               f"{report.off_domain_refused:.1%}; " + ", ".join(shares))
 

@@ -14,10 +14,12 @@ from typer.testing import CliRunner
 from caretune.answering.decision import confidence, signals_of
 from caretune.cli import app
 from caretune.evaluation.handoff import (
-    _cross_fitted, _refusing_threshold, calibrate, embedded_queries, learnt_signals, risk_coverage, served_confidence,
+    _cross_fitted, _folds, _refusing_threshold, calibrate, embedded_queries, learnt_signals, question_signals,
+    risk_coverage, served_confidence,
 )
 from caretune.evaluation.report import read_report
-from caretune.evaluation.turns import Turn
+from caretune.evaluation.runner import _as_indexed
+from caretune.evaluation.turns import Turn, load_turns
 from caretune.knowledge import KnowledgeBase, search
 from caretune.runs.info import KnowledgeSettings, RunInfo
 from tests.conftest import write_jsonl
@@ -104,38 +106,70 @@ BANK = [
 
 
 def test_the_domain_classifier_is_served_where_it_separates_better(acme_kb: KnowledgeSettings) -> None:
-    report = calibrate(_turns(MUSIC), _turns(BANK), acme_kb, seed=0, own=MUSIC_PAST)
+    report = calibrate(_turns(MUSIC), _turns(BANK), acme_kb, seed=0, past=_turns(MUSIC_PAST))
     assert report.signal_auroc["similarity"] < 0.7 and report.signal_auroc["domain"] > 0.95
     assert report.signal_gain["domain"].low > 0 and report.auroc > 0.95
+    # the past questions fit the signals; the figures are the held-out questions' alone
+    assert (report.n_in_domain, report.n_past, len(report.out_of_fold)) == (15, 20, 30)
     settings = report.settings
     assert settings.features[:5] == ["similarity", "margin", "lexical", "coverage", "domain"]
     assert settings.domain is not None and len(settings.domain.weights) == 384
-    assert settings.fitted_on == {"in_domain": 15, "off_domain": 15, "own": 20}
+    assert settings.fitted_on == {"in_domain": 15, "off_domain": 15, "past": 20}
     # served as calibrated, on questions it never saw: the app's customer answered, the bank's handed over
     scores = served_confidence(settings, _turns(["the app skips to the next song", "my card was declined"]), acme_kb)
     assert scores[0] > settings.threshold > scores[1]
 
 
 def test_the_domain_classifier_is_left_out_where_retrieval_already_separates(acme_kb: KnowledgeSettings) -> None:
-    report = calibrate(_turns(IN_DOMAIN), _turns(OFF_DOMAIN), acme_kb, seed=0, own=OWN_PAST)
+    report = calibrate(_turns(IN_DOMAIN), _turns(OFF_DOMAIN), acme_kb, seed=0, past=_turns(OWN_PAST))
     assert set(report.signal_gain) == {"domain", "neighbours"}
     assert all(gain.low <= 0 for gain in report.signal_gain.values())
     assert report.settings.features == ["similarity", "margin", "lexical", "coverage"]
     assert report.settings.domain is None and report.settings.neighbours is None
-    assert report.settings.fitted_on["own"] == 10
+    assert report.settings.fitted_on["past"] == 10
 
 
-def test_no_question_gets_a_learnt_signal_from_off_domain_questions_that_include_it() -> None:
-    _, own = embedded_queries(_turns(OWN_PAST))
-    _, asked = embedded_queries(_turns(IN_DOMAIN + OFF_DOMAIN))
-    y = np.array([1] * len(IN_DOMAIN) + [0] * len(OFF_DOMAIN))
-    rows, off = np.arange(len(y)), np.flatnonzero(y == 0)
-    for name, signal in learnt_signals(own, asked, near=np.zeros(len(y))).items():
-        crossed = _cross_fitted(signal, rows, y, seed=0)
-        seen = signal(off)[1](rows)  # learnt from every off-domain question, the one scored among them
+def test_no_question_gets_a_learnt_signal_from_questions_that_include_it() -> None:
+    _, asked = embedded_queries(_turns(OWN_PAST + IN_DOMAIN + OFF_DOMAIN))
+    y = np.array([1] * len(OWN_PAST + IN_DOMAIN) + [0] * len(OFF_DOMAIN))
+    rows, conversations = np.arange(len(y)), np.arange(len(y))
+    for name, signal in learnt_signals(asked, np.zeros(len(y)), y).items():
+        crossed = _cross_fitted(signal, rows, y, conversations, seed=0)
+        seen = signal(rows)[1](rows)  # learnt from every question, the one scored among them
         # Having seen an off-domain question, a signal is surer it is not the bot's than one that has not.
         assert (crossed[y == 0] > seen[y == 0]).mean() > 0.9, name
         assert crossed[y == 1].mean() > crossed[y == 0].mean(), name
+    # the classifier learns the bot's own questions too: having seen one, it is surer it is the bot's
+    crossed = _cross_fitted(learnt_signals(asked, np.zeros(len(y)), y)["domain"], rows, y, conversations, seed=0)
+    seen = learnt_signals(asked, np.zeros(len(y)), y)["domain"](rows)[1](rows)
+    assert (crossed[y == 1] < seen[y == 1]).mean() > 0.9
+
+
+def test_a_conversations_turns_stay_in_one_fold() -> None:
+    y = np.array([1] * 12 + [0] * 12)
+    conversations = np.array([0, 0, 0, 1, 1, 2, 2, 3, 4, 5, 6, 7, *range(8, 20)])
+    for fit, test in _folds(y, conversations, seed=0):
+        assert not set(conversations[fit]) & set(conversations[test])
+        assert y[test].sum() > 0 and (y[test] == 0).sum() > 0
+
+
+def test_a_past_question_is_searched_without_its_own_conversation(acme_kb: KnowledgeSettings, tmp_path: Path) -> None:
+    past = tmp_path / "train.jsonl"
+    write_jsonl(past, [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": "Sure."}]}
+                       for q in MUSIC_PAST])
+    indexed = tmp_path / "indexed" / "train.jsonl"  # the knowledge base holds a copy of the training file
+    indexed.parent.mkdir()
+    shutil.copy(past, indexed)
+    kb = tmp_path / "kb"
+    shutil.copytree(acme_kb.path, kb)
+    KnowledgeBase(kb).add([indexed])
+    knowledge = acme_kb.model_copy(update={"path": str(kb)})
+    nearest = lambda turns: [s.similarity for s in question_signals(turns, knowledge)]  # noqa: E731
+    turns = load_turns(past)
+    # by the origins the copy was indexed under, each question is searched without its own conversation
+    assert max(nearest(_as_indexed(turns, past, knowledge))) < 0.95
+    # by the file's own origins, each finds itself word for word
+    assert min(nearest(turns)) > 0.99
 
 
 def test_the_threshold_hands_over_the_share_asked_of_off_domain_questions() -> None:
@@ -175,7 +209,7 @@ def test_eval_off_domain_writes_the_hand_off_into_the_run(
     handoff = RunInfo.load(run).handoff
     # the training conversations' questions are the bot's own; retrieval already separates these, so the
     # domain classifier is measured (below) and not served
-    assert handoff is not None and handoff.fitted_on == {"in_domain": 15, "off_domain": 15, "own": 15}
+    assert handoff is not None and handoff.fitted_on == {"in_domain": 15, "off_domain": 15, "past": 15}
     assert len(handoff.weights) == 4 and handoff.domain is None
     report = read_report(out)
     assert report.handoff is not None and report.handoff.settings == handoff
@@ -185,6 +219,8 @@ def test_eval_off_domain_writes_the_hand_off_into_the_run(
     assert metrics["auroc"] > 0.5 and set(metrics["signal_gain"]) == {"domain", "neighbours"}
     assert metrics["signal_gain"]["domain"]["low"] <= metrics["signal_gain"]["domain"]["diff"]
     assert "AUROC added by neighbours" in (out / "report.md").read_text(encoding="utf-8")
+    assert metrics["n_past"] == 15 and 0.5 < metrics["auroc_with_past"] <= 1
+    assert "with 15 past questions among the in-domain" in (out / "report.md").read_text(encoding="utf-8")
     # the model's own certainty on its replies is measured beside the retrieval signals
     assert 0 <= metrics["signal_auroc"]["reply_logprob"] <= 1 and 0 <= metrics["auroc_with_reply"] <= 1
     assert "reply's log-probability" in (out / "report.md").read_text(encoding="utf-8")

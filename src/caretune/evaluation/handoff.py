@@ -1,15 +1,19 @@
 """Calibrating the hand-off: held-out in-domain questions against questions from other companies' customers.
 
 Each question's retrieval signals (``caretune.answering.decision``) are computed against the model's
-knowledge base. Given the bot's past customers' questions, two signals learnt from the off-domain questions
-are tried too: a classifier of the past questions against them (``domain``), then how much nearer a question
-sits to the knowledge than to them (``neighbours``). A logistic regression (scikit-learn) learns which
-questions the bot can answer from the signals. Every figure is out of fold (5-fold, stratified, seeded), so
-the AUROC and the rates are what unseen questions get; the learnt signals are themselves fitted inside each
-fold, out of fold again, so no question's signal comes from off-domain questions that include it. Each joins,
-in turn, only when the 95% bootstrap interval of what it adds to the out-of-fold AUROC is above 0: where
-retrieval already separates, a signal adds nothing and can let through other companies' customers the
-calibration never saw (docs/EVALUATION.md §7). The weights written into the run are then refitted on all.
+knowledge base. Given the bot's past customers' questions (its training conversations'), they join the
+held-out ones as the bot's own, each searched without its own conversation, as a new customer's question
+would be: a bot of one brand has a handful of held-out questions and dozens of past ones. Two signals learnt
+from the questions are then tried too: a classifier of the bot's questions against the off-domain ones
+(``domain``), then how much nearer a question sits to the knowledge than to the off-domain ones
+(``neighbours``). A logistic regression (scikit-learn) learns which questions the bot can answer from the
+signals. Every figure is out of fold (5-fold, stratified, seeded, a conversation's turns in one fold), so the
+AUROC and the rates are what unseen questions get; the learnt signals are themselves fitted inside each fold,
+out of fold again, so no question's signal comes from questions that include it. Each joins, in turn, only
+when the 95% bootstrap interval of what it adds to the out-of-fold AUROC of all the questions is above 0:
+where retrieval already separates, a signal adds nothing and can let through other companies' customers the
+calibration never saw (docs/EVALUATION.md §7). The figures reported are the held-out questions'; the weights
+written into the run are then refitted on all.
 
 The threshold is the lowest at which the out-of-fold scores hand over a chosen share of the off-domain
 questions (95% unless ``caretune eval --handoff-refused`` says otherwise): a support lead states how many
@@ -31,7 +35,7 @@ from caretune.answering.decision import (
     neighbours_of, signals_of,
 )
 from caretune.evaluation.paired import BOOTSTRAP_ROUNDS
-from caretune.evaluation.turns import Turn
+from caretune.evaluation.turns import Turn, sampled
 from caretune.knowledge import KnowledgeBase, nearness_to, open_knowledge, search, search_query
 from caretune.runs.info import DomainSettings, HandoffSettings, KnowledgeSettings, NeighbourSettings
 
@@ -39,6 +43,9 @@ FOLDS = 5
 # Share of the off-domain questions the calibrated threshold hands over unless told otherwise: a support
 # lead's bound on wrong-company questions answered.
 HANDOFF_REFUSED = 0.95
+# At most this many of the bot's past questions join the calibration (a seeded sample): hundreds narrow a
+# learnt signal's interval, and a long history still calibrates in minutes.
+PAST_QUESTIONS = 1000
 
 
 class RiskPoint(BaseModel):
@@ -62,6 +69,10 @@ class HandoffReport(BaseModel):
 
     n_in_domain: int
     n_off_domain: int
+    # the bot's past questions that joined its held-out ones: they fit the signals and measure what a learnt
+    # one adds; every figure below but ``signal_gain`` is the held-out questions'
+    n_past: int = 0
+    auroc_with_past: float | None = None  # the out-of-fold AUROC with the past questions among the bot's own
     auroc: float
     signal_auroc: dict[str, float]  # each signal alone, so a reader sees which ones matter
     # the retrieval signals and the model's log-probability on its own reply together, when it was measured:
@@ -94,10 +105,10 @@ def embedded_queries(turns: Sequence[Turn]) -> tuple[list[str], np.ndarray]:
 def question_signals(
     turns: Sequence[Turn], knowledge: KnowledgeSettings, settings: HandoffSettings | None = None
 ) -> list[Signals]:
-    """The signals of each turn's retrieval, with the passages an answer would be given, and the learnt
-    signals ``settings`` serves."""
+    """The signals of each turn's retrieval, with the passages an answer would be given (never from the turn's
+    own conversation), and the learnt signals ``settings`` serves."""
     queries, vectors = embedded_queries(turns)
-    return _signals(queries, vectors, knowledge, settings)
+    return _signals(turns, queries, vectors, knowledge, settings)
 
 
 def served_confidence(settings: HandoffSettings, turns: Sequence[Turn], knowledge: KnowledgeSettings) -> np.ndarray:
@@ -106,20 +117,30 @@ def served_confidence(settings: HandoffSettings, turns: Sequence[Turn], knowledg
 
 
 def _signals(
-    queries: Sequence[str], vectors: np.ndarray, knowledge: KnowledgeSettings, settings: HandoffSettings | None
+    turns: Sequence[Turn],
+    queries: Sequence[str],
+    vectors: np.ndarray,
+    knowledge: KnowledgeSettings,
+    settings: HandoffSettings | None,
 ) -> list[Signals]:
     kb = open_knowledge(knowledge.path)
     settings = settings or HandoffSettings()
-    near = _nearness(kb, vectors) if settings.neighbours is not None else np.zeros(len(queries))
+    excluded = _own_conversations(turns)
+    near = _nearness(kb, turns, vectors) if settings.neighbours is not None else np.zeros(len(queries))
     domain, neighbours = learnt_values(settings, vectors, near)
     return [
-        signals_of(query, search(kb, query, knowledge.passages, vector=vector), float(d), float(n))
-        for query, vector, d, n in zip(queries, vectors, domain, neighbours)
+        signals_of(query, search(kb, query, knowledge.passages, exclude_origins=skip, vector=vector), d, n)
+        for query, vector, skip, d, n in zip(queries, vectors, excluded, domain.tolist(), neighbours.tolist())
     ]
 
 
-def _nearness(kb: KnowledgeBase, vectors: np.ndarray) -> np.ndarray:
-    return np.array([nearness_to(kb, vector, NEAREST) for vector in vectors])
+def _own_conversations(turns: Sequence[Turn]) -> list[frozenset[str]]:
+    """What each turn may not be answered from: its own conversation, when the knowledge base holds it."""
+    return [frozenset({t.origin}) if t.origin else frozenset() for t in turns]
+
+
+def _nearness(kb: KnowledgeBase, turns: Sequence[Turn], vectors: np.ndarray) -> np.ndarray:
+    return np.array([nearness_to(kb, v, NEAREST, skip) for v, skip in zip(vectors, _own_conversations(turns))])
 
 
 def fit_domain(own: np.ndarray, others: np.ndarray) -> DomainSettings:
@@ -132,37 +153,39 @@ def fit_domain(own: np.ndarray, others: np.ndarray) -> DomainSettings:
     return DomainSettings(weights=[float(w) for w in model.coef_[0]], bias=float(model.intercept_[0]))
 
 
-# A signal learnt from off-domain questions: given the rows (indices into the calibration's questions) whose
-# off-domain questions it may learn from, what serving would store and a scorer of any rows.
+# A signal learnt from the calibration's questions: given the rows (indices into them, of both classes) it may
+# learn from, what serving would store and a scorer of any rows.
 Scorer = Callable[[np.ndarray], np.ndarray]
 LearntSignal = Callable[[np.ndarray], tuple[DomainSettings | NeighbourSettings, Scorer]]
 
 
-def learnt_signals(own: np.ndarray, vectors: np.ndarray, near: np.ndarray) -> dict[str, LearntSignal]:
-    """The signals learnt from off-domain questions, in the order calibration tries them: ``own``, the bot's
-    past questions' embeddings; ``vectors``, the calibration questions'; ``near``, their nearness to the
-    knowledge."""
+def learnt_signals(vectors: np.ndarray, near: np.ndarray, y: np.ndarray) -> dict[str, LearntSignal]:
+    """The learnt signals, in the order calibration tries them: ``vectors``, the calibration questions'
+    embeddings; ``near``, their nearness to the knowledge; ``y``, 1 for the bot's own."""
 
-    def domain(negatives: np.ndarray) -> tuple[DomainSettings, Scorer]:
-        classifier = fit_domain(own, vectors[negatives])
-        return classifier, lambda rows: domain_logits(classifier, vectors[rows])
+    def domain(rows: np.ndarray) -> tuple[DomainSettings, Scorer]:
+        classifier = fit_domain(vectors[rows[y[rows] == 1]], vectors[rows[y[rows] == 0]])
+        return classifier, lambda scored: domain_logits(classifier, vectors[scored])
 
-    def neighbours(negatives: np.ndarray) -> tuple[NeighbourSettings, Scorer]:
-        others = NeighbourSettings.of(vectors[negatives])  # stored as served: float16
-        return others, lambda rows: neighbours_of(others, vectors[rows], near[rows])
+    def neighbours(rows: np.ndarray) -> tuple[NeighbourSettings, Scorer]:
+        others = NeighbourSettings.of(vectors[rows[y[rows] == 0]])  # stored as served: float16
+        return others, lambda scored: neighbours_of(others, vectors[scored], near[scored])
 
     return {DOMAIN: domain, NEIGHBOURS: neighbours}
 
 
-def _cross_fitted(signal: LearntSignal, rows: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
-    """The signal for each of ``rows``, learnt from the off-domain questions of the other folds of ``rows``
-    (plain folds: only off-domain questions are learnt from, however few in-domain)."""
-    from sklearn.model_selection import KFold
+def _folds(y: np.ndarray, groups: np.ndarray, seed: int):  # noqa: ANN202 - scikit-learn's split generator
+    """Stratified folds that keep each conversation's questions together: its turns repeat each other's words."""
+    from sklearn.model_selection import StratifiedGroupKFold
 
+    return StratifiedGroupKFold(FOLDS, shuffle=True, random_state=seed).split(y, y, groups)
+
+
+def _cross_fitted(signal: LearntSignal, rows: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> np.ndarray:
+    """The signal for each of ``rows``, learnt from the other folds of ``rows``."""
     column = np.zeros(len(rows))
-    for fit, test in KFold(FOLDS, shuffle=True, random_state=seed).split(rows):
-        learnt = rows[fit][y[rows[fit]] == 0]
-        column[test] = signal(learnt)[1](rows[test])
+    for fit, test in _folds(y[rows], groups[rows], seed):
+        column[test] = signal(rows[fit])[1](rows[test])
     return column
 
 
@@ -174,16 +197,15 @@ def _fit(x: np.ndarray, y: np.ndarray):  # noqa: ANN202 - a scikit-learn pipelin
     return make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced")).fit(x, y)
 
 
-def _out_of_fold(x: np.ndarray, y: np.ndarray, seed: int, learnt: Sequence[LearntSignal] = ()) -> np.ndarray:
+def _out_of_fold(
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int, learnt: Sequence[LearntSignal] = ()
+) -> np.ndarray:
     """Each question's score from a model fitted on the other folds; the ``learnt`` signals join as columns,
     cross-fitted within the training folds and, for the held-out fold, learnt from all the training folds."""
-    from sklearn.model_selection import StratifiedKFold
-
     scores = np.zeros(len(y))
-    for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(x, y):
-        negatives = train[y[train] == 0]
-        fit_x = np.column_stack([x[train], *(_cross_fitted(s, train, y, seed) for s in learnt)])
-        test_x = np.column_stack([x[test], *(s(negatives)[1](test) for s in learnt)])
+    for train, test in _folds(y, groups, seed):
+        fit_x = np.column_stack([x[train], *(_cross_fitted(s, train, y, groups, seed) for s in learnt)])
+        test_x = np.column_stack([x[test], *(s(train)[1](test) for s in learnt)])
         scores[test] = _fit(fit_x, y[train]).predict_proba(test_x)[:, 1]
     return scores
 
@@ -236,13 +258,13 @@ def risk_coverage(confidence: Sequence[float], quality: Sequence[float], steps: 
 
 
 def _choose_learnt(
-    x: np.ndarray, y: np.ndarray, seed: int, candidates: dict[str, LearntSignal]
+    x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int, candidates: dict[str, LearntSignal]
 ) -> tuple[list[str], np.ndarray, dict[str, AurocGain]]:
     """Try each learnt signal in turn and keep it when the interval of its AUROC gain over the signals kept so
     far is above 0: the names kept, the out-of-fold scores with them, and each signal's gain."""
-    chosen, scores, gains = [], _out_of_fold(x, y, seed), {}
+    chosen, scores, gains = [], _out_of_fold(x, y, groups, seed), {}
     for name in candidates:
-        trial = _out_of_fold(x, y, seed, [candidates[c] for c in [*chosen, name]])
+        trial = _out_of_fold(x, y, groups, seed, [candidates[c] for c in [*chosen, name]])
         gains[name] = auroc_gain(y, trial, scores, seed)
         if gains[name].low > 0:
             chosen, scores = [*chosen, name], trial
@@ -257,48 +279,50 @@ def calibrate(
     quality: dict[str, list[float]] | None = None,
     reply_logprobs: Sequence[float] | None = None,
     refuse: float = HANDOFF_REFUSED,
-    own: Sequence[str] = (),
+    past: Sequence[Turn] = (),
 ) -> HandoffReport:
     """Fit and measure the hand-off decision; ``quality`` (per system, per in-domain turn) gives the quality
     of answered turns and the risk-coverage curves; ``reply_logprobs`` (per question, in-domain first) is
-    measured as a further signal, not served: it exists only once the reply is generated. ``own``, the bot's
-    past customers' questions (its training conversations'), lets the learnt signals be tried."""
+    measured as a further signal, not served: it exists only once the reply is generated. ``past``, the bot's
+    past customers' turns (its training conversations', with their origins), join the bot's own and let the
+    learnt signals be tried."""
     from sklearn.metrics import roc_auc_score
 
-    from caretune.knowledge.embeddings import get_embedder
-
-    turns = [*in_domain, *off_domain]
+    past = sampled(past, PAST_QUESTIONS, seed)
+    turns = [*in_domain, *past, *off_domain]
     queries, vectors = embedded_queries(turns)
-    x = np.array([s.vector() for s in _signals(queries, vectors, knowledge, None)])
-    y = np.array([1] * len(in_domain) + [0] * len(off_domain))
-    candidates = {}
-    if own:
-        near = _nearness(open_knowledge(knowledge.path), vectors)
-        candidates = learnt_signals(get_embedder().encode(list(own)), vectors, near)
-    chosen, scores, gains = _choose_learnt(x, y, seed, candidates)
-    columns = {name: _cross_fitted(signal, np.arange(len(y)), y, seed) for name, signal in candidates.items()}
+    x = np.array([s.vector() for s in _signals(turns, queries, vectors, knowledge, None)])
+    y = np.array([1] * (len(in_domain) + len(past)) + [0] * len(off_domain))
+    groups = _conversations(turns)
+    near = _nearness(open_knowledge(knowledge.path), turns, vectors) if past else np.zeros(len(turns))
+    candidates = learnt_signals(vectors, near, y) if past else {}
+    chosen, scores, gains = _choose_learnt(x, y, groups, seed, candidates)
+    every = np.arange(len(y))
+    columns = {name: _cross_fitted(signal, every, y, groups, seed) for name, signal in candidates.items()}
     threshold = _refusing_threshold(scores, y, refuse)
-    counts = {"in_domain": len(in_domain), "off_domain": len(off_domain)} | ({"own": len(own)} if own else {})
-    learnt = {name: candidates[name](np.flatnonzero(y == 0))[0] for name in chosen}
+    counts = {"in_domain": len(in_domain), "off_domain": len(off_domain)} | ({"past": len(past)} if past else {})
+    learnt = {name: candidates[name](every)[0] for name in chosen}
     fitted = _fit(np.column_stack([x, *(columns[name] for name in chosen)]), y)
     settings = _settings(fitted, [*SIGNALS, *chosen], threshold, counts, learnt)
+    held = np.r_[: len(in_domain), len(in_domain) + len(past) : len(turns)]  # in-domain first, as given
     decisions = [  # what serving would decide with each out-of-fold score
-        decision_for(turn.history, query, float(score), threshold)
-        for turn, query, score in zip(turns, queries, scores)
+        decision_for(turns[i].history, queries[i], float(scores[i]), threshold) for i in held
     ]
-    answered = np.array([d.action == "answer" for d in decisions])
+    answered, y_held = np.array([d.action == "answer" for d in decisions]), y[held]
     reasons: dict[str, int] = {}
-    for decision, label in zip(decisions, y):
+    for decision, label in zip(decisions, y_held):
         if decision.reason:
             key = f"{'in' if label else 'off'}_domain:{decision.reason}"
             reasons[key] = reasons.get(key, 0) + 1
     report = HandoffReport(
-        n_in_domain=len(in_domain), n_off_domain=len(off_domain), auroc=float(roc_auc_score(y, scores)),
-        signal_auroc={name: float(roc_auc_score(y, x[:, i])) for i, name in enumerate(SIGNALS)}
-        | {name: float(roc_auc_score(y, column)) for name, column in columns.items()},
-        signal_gain=gains, threshold=threshold, in_domain_answered=float(answered[y == 1].mean()),
-        off_domain_refused=float(1 - answered[y == 0].mean()), reasons=reasons, settings=settings,
-        out_of_fold=[float(v) for v in scores],
+        n_in_domain=len(in_domain), n_off_domain=len(off_domain), n_past=len(past),
+        auroc=float(roc_auc_score(y_held, scores[held])),
+        auroc_with_past=float(roc_auc_score(y, scores)) if past else None,
+        signal_auroc={name: float(roc_auc_score(y_held, x[held, i])) for i, name in enumerate(SIGNALS)}
+        | {name: float(roc_auc_score(y_held, column[held])) for name, column in columns.items()},
+        signal_gain=gains, threshold=threshold, in_domain_answered=float(answered[y_held == 1].mean()),
+        off_domain_refused=float(1 - answered[y_held == 0].mean()), reasons=reasons, settings=settings,
+        out_of_fold=[float(v) for v in scores[held]],
     )
     for system, values in (quality or {}).items():
         kept = [v for v, ok in zip(values, answered[: len(in_domain)]) if ok]
@@ -307,7 +331,18 @@ def calibrate(
         report.risk_coverage[system] = risk_coverage(scores[: len(in_domain)], values)
     if reply_logprobs is not None:
         column = np.asarray(reply_logprobs, dtype=float)
-        report.signal_auroc["reply_logprob"] = float(roc_auc_score(y, column))
-        with_reply = _out_of_fold(np.column_stack([x, column]), y, seed, [candidates[name] for name in chosen])
-        report.auroc_with_reply = float(roc_auc_score(y, with_reply))
+        report.signal_auroc["reply_logprob"] = float(roc_auc_score(y_held, column))
+        # the held-out questions alone have replies: the learnt signals learn from them here
+        again = learnt_signals(vectors[held], near[held], y_held) if chosen else {}
+        with_reply = _out_of_fold(
+            np.column_stack([x[held], column]), y_held, groups[held], seed, [again[name] for name in chosen]
+        )
+        report.auroc_with_reply = float(roc_auc_score(y_held, with_reply))
     return report
+
+
+def _conversations(turns: Sequence[Turn]) -> np.ndarray:
+    """A number per question, the same for the turns of one conversation (a question of no known
+    conversation is one of its own)."""
+    numbers: dict[str, int] = {}
+    return np.array([numbers.setdefault(t.origin or f"#{i}", len(numbers)) for i, t in enumerate(turns)])

@@ -82,6 +82,8 @@ def handoff_table(report: EvalReport) -> Table | None:
     rows = [
         ["Questions (in-domain / off-domain)", f"{h.n_in_domain} / {h.n_off_domain}"],
         ["AUROC of the confidence", f"{h.auroc:.3f}"],
+        *([[f"... with {h.n_past} past questions among the in-domain (each without its own conversation)",
+            f"{h.auroc_with_past:.3f}"]] if h.auroc_with_past is not None else []),
         *[[f"AUROC of {name} alone", f"{value:.3f}"] for name, value in h.signal_auroc.items()],
         *([["AUROC with the reply's log-probability too", f"{h.auroc_with_reply:.3f}"]]
           if h.auroc_with_reply is not None else []),
