@@ -1,5 +1,6 @@
-"""Calibrating the hand-off: out-of-fold figures, the threshold that hands over the share asked, weights that serving reads back,
-and ``caretune eval --off-domain`` writing them into the run with the report's table and plot."""
+"""Calibrating the hand-off: out-of-fold figures, the threshold that hands over the share asked, weights that
+serving reads back, and ``caretune eval --off-domain`` writing them into the run with the report's table and
+plot."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from typer.testing import CliRunner
 from caretune.answering.decision import confidence, signals_of
 from caretune.cli import app
 from caretune.evaluation.handoff import (
-    _cross_fitted, _folds, _refusing_threshold, calibrate, embedded_queries, learnt_signals, question_signals,
-    risk_coverage, served_confidence,
+    HandoffReport, _cross_fitted, _folds, _refusing_threshold, calibrate, embedded_queries, learnt_signals,
+    question_signals, risk_coverage, served_confidence,
 )
 from caretune.evaluation.report import read_report
 from caretune.evaluation.runner import _as_indexed
@@ -180,6 +181,9 @@ def test_the_threshold_hands_over_the_share_asked_of_off_domain_questions() -> N
     # All ten: above the highest off-domain score, which leaves only two in-domain questions answered.
     assert _refusing_threshold(scores, y, 1.0) == pytest.approx(0.65)
     assert _refusing_threshold(scores, y, 0.5) == pytest.approx(0.055)
+    # the same scores read at other operating points: the in-domain share the confidence clears
+    report = HandoffReport.model_construct(n_in_domain=4, n_off_domain=10, out_of_fold=[*scores[10:], *scores[:10]])
+    assert report.confident_at(0.9) == 1.0 and report.confident_at(1.0) == 0.75
 
 
 def test_risk_coverage_puts_the_most_confident_first() -> None:

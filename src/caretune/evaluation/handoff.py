@@ -93,6 +93,14 @@ class HandoffReport(BaseModel):
     # them with the served settings; not filed, since the rates above say what they mean
     out_of_fold: list[float] = Field(default_factory=list, exclude=True)
 
+    def confident_at(self, refuse: float) -> float:
+        """Share of the in-domain questions whose out-of-fold confidence clears the threshold that would hand
+        over ``refuse`` of the off-domain ones: another operating point than the calibrated one, read off the
+        same scores (the triggers, which hand over whatever the score, left aside)."""
+        scores = np.asarray(self.out_of_fold)
+        y = np.array([1] * self.n_in_domain + [0] * self.n_off_domain)
+        return float(np.mean(scores[y == 1] > _refusing_threshold(scores, y, refuse)))
+
 
 def embedded_queries(turns: Sequence[Turn]) -> tuple[list[str], np.ndarray]:
     """What each turn searches for, and its embedding (one batch)."""
