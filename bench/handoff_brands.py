@@ -6,8 +6,8 @@ test) turns; the other brands' customers' messages are off-domain. With ``--one-
 enough held-out turns is a bot of its own instead, as a company deploys one. Prints, for each split of the
 brands, the calibration (``caretune.evaluation.handoff``) against the other brands' questions: the
 out-of-fold AUROC, each signal's (``domain`` and ``neighbours``: the learnt signals), the rates at the
-calibrated threshold, and the share of the bot's questions the confidence clears when 90% or 95% of the
-others' are handed over. With ``--negatives FILE``, also what a deployment gets: calibrated against that
+calibrated threshold, and the share of the bot's questions the confidence clears when 90%, 95% or 99% of
+the others' are handed over. With ``--negatives FILE``, also what a deployment gets: calibrated against that
 file's questions (none of them the test brands'), then the other brands' customers are scored with the
 served settings, beside the bot's own held-out questions' out-of-fold scores.
 
@@ -32,10 +32,6 @@ from caretune.evaluation.turns import Turn, asked, example_turns, load_turns, nu
 from caretune.knowledge import KnowledgeBase, search_query
 from caretune.knowledge.documents import origin_of
 from caretune.runs.info import KnowledgeSettings
-
-
-# Shares of the other brands' customers to hand over: the issue's bound, and caretune eval's default.
-BOUNDS = (0.9, 0.95)
 
 
 def _brand(example) -> str:  # noqa: ANN001
@@ -96,7 +92,7 @@ def split(
         print(f"{label}: bot's brands ({len(ours)}): {', '.join(sorted(ours))}; knowledge: {len(kb)} chunks")
         print(json.dumps(report.model_dump(exclude={"settings", "risk_coverage", "quality_all", "quality_answered"})))
         print(f"{label}: AUROC served, against the other brands {report.auroc:.3f}")
-        cleared = ", ".join(f"{report.confident_at(r):.1%} at {r:.0%}" for r in BOUNDS)
+        cleared = ", ".join(f"{share:.1%} at {refuse:.0%}" for refuse, share in report.cleared_at.items())
         print(f"{label}: own questions the confidence clears, by share of the others handed over: {cleared}")
         if negatives:
             deployed(label, calibrate(in_domain, negatives, knowledge, seed, past=past), off_domain, knowledge)

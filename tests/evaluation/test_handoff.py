@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from caretune.answering.decision import confidence, signals_of
 from caretune.cli import app
 from caretune.evaluation.handoff import (
-    HandoffReport, _cross_fitted, _folds, _refusing_threshold, calibrate, embedded_queries, learnt_signals,
+    _cross_fitted, _folds, _refusing_threshold, calibrate, cleared, embedded_queries, learnt_signals,
     question_signals, risk_coverage, served_confidence,
 )
 from caretune.evaluation.report import read_report
@@ -181,9 +181,8 @@ def test_the_threshold_hands_over_the_share_asked_of_off_domain_questions() -> N
     # All ten: above the highest off-domain score, which leaves only two in-domain questions answered.
     assert _refusing_threshold(scores, y, 1.0) == pytest.approx(0.65)
     assert _refusing_threshold(scores, y, 0.5) == pytest.approx(0.055)
-    # the same scores read at other operating points: the in-domain share the confidence clears
-    report = HandoffReport.model_construct(n_in_domain=4, n_off_domain=10, out_of_fold=[*scores[10:], *scores[:10]])
-    assert report.confident_at(0.9) == 1.0 and report.confident_at(1.0) == 0.75
+    # the in-domain share the confidence clears at each: all four at 90%, three when every other is handed over
+    assert cleared(scores, y, 0.9) == 1.0 and cleared(scores, y, 1.0) == 0.75
 
 
 def test_risk_coverage_puts_the_most_confident_first() -> None:
@@ -224,6 +223,9 @@ def test_eval_off_domain_writes_the_hand_off_into_the_run(
     assert metrics["signal_gain"]["domain"]["low"] <= metrics["signal_gain"]["domain"]["diff"]
     assert "AUROC added by neighbours" in (out / "report.md").read_text(encoding="utf-8")
     assert metrics["n_past"] == 15 and 0.5 < metrics["auroc_with_past"] <= 1
+    assert set(metrics["cleared_at"]) == {"0.9", "0.95", "0.99"}
+    assert metrics["cleared_at"]["0.9"] >= metrics["cleared_at"]["0.99"]
+    assert "confidence clears at 90% / 95% / 99% of off-domain handed over" in (out / "report.md").read_text()
     assert "with 15 past questions among the in-domain" in (out / "report.md").read_text(encoding="utf-8")
     # the model's own certainty on its replies is measured beside the retrieval signals
     assert 0 <= metrics["signal_auroc"]["reply_logprob"] <= 1 and 0 <= metrics["auroc_with_reply"] <= 1

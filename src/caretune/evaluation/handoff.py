@@ -46,6 +46,9 @@ HANDOFF_REFUSED = 0.95
 # At most this many of the bot's past questions join the calibration (a seeded sample): hundreds narrow a
 # learnt signal's interval, and a long history still calibrates in minutes.
 PAST_QUESTIONS = 1000
+# Shares of the off-domain questions handed over at which the report also reads the in-domain share answered:
+# the trade-off a support lead weighs when setting --handoff-refused.
+OPERATING_POINTS = (0.9, 0.95, 0.99)
 
 
 class RiskPoint(BaseModel):
@@ -84,6 +87,9 @@ class HandoffReport(BaseModel):
     threshold: float
     in_domain_answered: float
     off_domain_refused: float  # handed off or asked back
+    # at each share of OPERATING_POINTS, the in-domain share whose out-of-fold confidence clears the threshold
+    # that hands over that share of the off-domain questions (the triggers, which ignore the score, aside)
+    cleared_at: dict[float, float] = {}
     reasons: dict[str, int]  # why in-domain and off-domain questions were not answered
     quality_all: dict[str, float] = {}  # per system: mean semantic similarity over every in-domain turn
     quality_answered: dict[str, float] = {}  # ... over the turns the gate lets through
@@ -92,14 +98,6 @@ class HandoffReport(BaseModel):
     # each question's out-of-fold confidence, in-domain first: for a bench that scores other questions beside
     # them with the served settings; not filed, since the rates above say what they mean
     out_of_fold: list[float] = Field(default_factory=list, exclude=True)
-
-    def confident_at(self, refuse: float) -> float:
-        """Share of the in-domain questions whose out-of-fold confidence clears the threshold that would hand
-        over ``refuse`` of the off-domain ones: another operating point than the calibrated one, read off the
-        same scores (the triggers, which hand over whatever the score, left aside)."""
-        scores = np.asarray(self.out_of_fold)
-        y = np.array([1] * self.n_in_domain + [0] * self.n_off_domain)
-        return float(np.mean(scores[y == 1] > _refusing_threshold(scores, y, refuse)))
 
 
 def embedded_queries(turns: Sequence[Turn]) -> tuple[list[str], np.ndarray]:
@@ -241,6 +239,11 @@ def _refusing_threshold(scores: np.ndarray, y: np.ndarray, refuse: float) -> flo
     return float((last_refused + above.min()) / 2) if above.size else float(np.nextafter(last_refused, 1.0))
 
 
+def cleared(scores: np.ndarray, y: np.ndarray, refuse: float) -> float:
+    """Share of the in-domain (``y == 1``) scores above the threshold that hands over ``refuse`` of the others."""
+    return float(np.mean(scores[y == 1] > _refusing_threshold(scores, y, refuse)))
+
+
 def _settings(  # noqa: ANN001 - model is a scikit-learn pipeline
     model, features: list[str], threshold: float, counts: dict[str, int], learnt: dict
 ) -> HandoffSettings:
@@ -330,6 +333,7 @@ def calibrate(
         | {name: float(roc_auc_score(y_held, column[held])) for name, column in columns.items()},
         signal_gain=gains, threshold=threshold, in_domain_answered=float(answered[y_held == 1].mean()),
         off_domain_refused=float(1 - answered[y_held == 0].mean()), reasons=reasons, settings=settings,
+        cleared_at={refuse: cleared(scores[held], y_held, refuse) for refuse in OPERATING_POINTS},
         out_of_fold=[float(v) for v in scores[held]],
     )
     for system, values in (quality or {}).items():

@@ -92,6 +92,9 @@ def handoff_table(report: EvalReport) -> Table | None:
         ["Threshold (hands over the share asked of off-domain questions)", f"{h.threshold:.3f}"],
         ["In-domain questions answered", f"{h.in_domain_answered:.1%}"],
         ["Off-domain questions handed off or asked back", f"{h.off_domain_refused:.1%}"],
+        *([[f"In-domain questions the confidence clears at {' / '.join(f'{r:.0%}' for r in h.cleared_at)} of "
+            "off-domain handed over (triggers aside)", " / ".join(f"{v:.1%}" for v in h.cleared_at.values())]]
+          if h.cleared_at else []),
         *[[f"{system}: similarity, all / answered turns", f"{h.quality_all[system]:.3f} / {value:.3f}"]
           for system, value in h.quality_answered.items()],
         ["Reasons", ", ".join(f"{k} {v}" for k, v in sorted(h.reasons.items())) or "—"],
