@@ -132,7 +132,7 @@ def _signals(
     kb = open_knowledge(knowledge.path)
     settings = settings or HandoffSettings()
     excluded = _own_conversations(turns)
-    near = _nearness(kb, turns, vectors) if settings.neighbours is not None else np.zeros(len(queries))
+    near = _nearness(kb, vectors, excluded) if settings.neighbours is not None else np.zeros(len(queries))
     domain, neighbours = learnt_values(settings, vectors, near)
     return [
         signals_of(query, search(kb, query, knowledge.passages, exclude_origins=skip, vector=vector), d, n)
@@ -145,8 +145,8 @@ def _own_conversations(turns: Sequence[Turn]) -> list[frozenset[str]]:
     return [frozenset({t.origin}) if t.origin else frozenset() for t in turns]
 
 
-def _nearness(kb: KnowledgeBase, turns: Sequence[Turn], vectors: np.ndarray) -> np.ndarray:
-    return np.array([nearness_to(kb, v, NEAREST, skip) for v, skip in zip(vectors, _own_conversations(turns))])
+def _nearness(kb: KnowledgeBase, vectors: np.ndarray, excluded: Sequence[frozenset[str]]) -> np.ndarray:
+    return np.array([nearness_to(kb, vector, NEAREST, skip) for vector, skip in zip(vectors, excluded)])
 
 
 def fit_domain(own: np.ndarray, others: np.ndarray) -> DomainSettings:
@@ -240,8 +240,9 @@ def _refusing_threshold(scores: np.ndarray, y: np.ndarray, refuse: float) -> flo
 
 
 def cleared(scores: np.ndarray, y: np.ndarray, refuse: float) -> float:
-    """Share of the in-domain (``y == 1``) scores above the threshold that hands over ``refuse`` of the others."""
-    return float(np.mean(scores[y == 1] > _refusing_threshold(scores, y, refuse)))
+    """Share of the in-domain (``y == 1``) scores at or above the threshold that hands over ``refuse`` of the
+    others: what serving would answer there (``decision_for``), the triggers aside."""
+    return float(np.mean(scores[y == 1] >= _refusing_threshold(scores, y, refuse)))
 
 
 def _settings(  # noqa: ANN001 - model is a scikit-learn pipeline
@@ -305,7 +306,8 @@ def calibrate(
     x = np.array([s.vector() for s in _signals(turns, queries, vectors, knowledge, None)])
     y = np.array([1] * (len(in_domain) + len(past)) + [0] * len(off_domain))
     groups = _conversations(turns)
-    near = _nearness(open_knowledge(knowledge.path), turns, vectors) if past else np.zeros(len(turns))
+    kb = open_knowledge(knowledge.path)
+    near = _nearness(kb, vectors, _own_conversations(turns)) if past else np.zeros(len(turns))
     candidates = learnt_signals(vectors, near, y) if past else {}
     chosen, scores, gains = _choose_learnt(x, y, groups, seed, candidates)
     every = np.arange(len(y))

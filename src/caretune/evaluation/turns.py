@@ -40,11 +40,6 @@ def numbered_chat_examples(path: Path) -> list[tuple[int, ChatExample]]:
     return numbered_examples(path, ChatExample)
 
 
-def read_chat_examples(path: Path) -> list[ChatExample]:
-    """The examples of a chat-format JSONL file (see :func:`numbered_chat_examples`)."""
-    return [example for _, example in numbered_chat_examples(path)]
-
-
 def example_turns(example: ChatExample, origin: str | None = None) -> list[Turn]:
     """Every agent reply of a conversation as a turn (the leading messages are its history); ``origin`` is
     where the conversation came from."""
