@@ -32,19 +32,61 @@ def test_each_trained_turn_gets_its_passages(chat_data_dir: Path, tmp_path: Path
         assert 2 <= example.messages[0].content.count("\n- ") <= 3
 
 
-def test_a_conversation_is_never_shown_its_own_answer(tmp_path: Path) -> None:
+_PAIRS = [("my tent pole snapped", "Poles have a 2-year warranty."), ("my stove leaks gas", "Stop using it now."),
+          ("my boots squeak", "Try the care kit.")]
+
+
+def _past(path: Path) -> Path:
     from tests.conftest import write_jsonl
 
-    pairs = [("my tent pole snapped", "Poles have a 2-year warranty."), ("my stove leaks gas", "Stop using it now."),
-             ("my boots squeak", "Try the care kit.")]
-    rows = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]} for q, a in pairs]
-    train_file = write_jsonl(tmp_path / "train.jsonl", rows)
+    rows = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]} for q, a in _PAIRS]
+    return write_jsonl(path, rows)
+
+
+def _answers_shown(train_file: Path, kb: Path) -> list[str]:
+    """Each conversation's own answer when the passages it is trained with hold it, else ''."""
+    grounded = grounded_examples(trained_turns(numbered_examples(train_file)), train_file,
+                                 KnowledgeSettings(path=str(kb), passages=3))
+    return [answer if answer in example.messages[0].content else "" for (_, answer), example in zip(_PAIRS, grounded)]
+
+
+def test_a_conversation_is_never_shown_its_own_answer(tmp_path: Path) -> None:
+    train_file = _past(tmp_path / "train.jsonl")
     KnowledgeBase(tmp_path / "kb", create=True).add([train_file])
-    turns = trained_turns(numbered_examples(train_file))
-    grounded = grounded_examples(turns, train_file, KnowledgeSettings(path=str(tmp_path / "kb")))
-    for (question, answer), example in zip(pairs, grounded):
+    grounded = grounded_examples(trained_turns(numbered_examples(train_file)), train_file,
+                                 KnowledgeSettings(path=str(tmp_path / "kb")))
+    for (question, answer), example in zip(_PAIRS, grounded):
         system = example.messages[0].content
         assert answer not in system and system.count("\n- ") == 2  # the two other conversations only
+
+
+def test_nor_from_a_copy_uploaded_to_the_server(tmp_path: Path) -> None:
+    """The server indexes an upload from a temporary file and trains on its own stored copy: the conversations
+    are named by the file's content, so each is still left out of its own passages."""
+    from caretune.server.serving_knowledge import add_upload
+
+    stored = _past(tmp_path / "files" / "file-abc123")
+    kb = KnowledgeBase(tmp_path / "kb", create=True)
+    with stored.open("rb") as upload:
+        add_upload(kb, upload, "past-conversations.jsonl")
+    assert _answers_shown(stored, tmp_path / "kb") == ["", "", ""]
+    # the same passages from an edited file (other content, another name) do hold each answer
+    edited = _past(tmp_path / "edited.jsonl")
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert _answers_shown(edited, tmp_path / "kb") == [a for _, a in _PAIRS]
+
+
+def test_nor_from_a_base_indexed_before_files_were_named_by_content(tmp_path: Path) -> None:
+    """A base whose origins still name the file's path is renamed once when opened, so training keeps leaving
+    each conversation out of its own passages."""
+    import sqlite3
+
+    train_file = _past(tmp_path / "train.jsonl")
+    KnowledgeBase(tmp_path / "kb", create=True).add([train_file])
+    with sqlite3.connect(tmp_path / "kb" / "knowledge.sqlite") as db:  # as an older caretune wrote it
+        db.execute("UPDATE chunks SET origin = ? || ':' || (id)", (str(train_file.resolve()),))
+        db.execute("DELETE FROM meta WHERE key = 'origins'")
+    assert _answers_shown(train_file, tmp_path / "kb") == ["", "", ""]
 
 
 def test_a_run_trained_with_knowledge_answers_from_it(chat_data_dir: Path, tiny_llama_dir: Path, tmp_path: Path) -> None:

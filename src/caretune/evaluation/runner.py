@@ -6,7 +6,6 @@ models fits in a small machine's memory.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import time
 from collections import Counter
@@ -14,11 +13,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from caretune.runs.info import KnowledgeSettings
 from caretune.runs.refs import resolve_ref
 from caretune.errors import InputError
 from caretune.evaluation.config import EvalConfig, ModelSpec
-from caretune.knowledge import open_knowledge
 from caretune.knowledge.embeddings import get_embedder
 from caretune.evaluation.fewshot import pick_examples
 from caretune.evaluation.hf_model import base_of, display_name, load_causal_lm
@@ -257,23 +254,11 @@ def _calibrate_handoff(
     off = asked([q.text for q in rows])
     quality = {o.name: s["semantic_similarity"] for o, s in zip(outcomes, scores) if o.kind == "model"}
     logprobs = _reply_logprobs(config, outcomes[0], off) if outcomes else None
-    past = _as_indexed(train, config.train, knowledge)  # type: ignore[arg-type]
-    report = calibrate(turns, off, knowledge, config.seed, quality, logprobs, config.handoff_refused, past)
+    report = calibrate(turns, off, knowledge, config.seed, quality, logprobs, config.handoff_refused, train)
     if ref.run is not None and ref.run_dir is not None and ref.checkpoint is None:
         kept = ref.run.handoff.model_dump(include={"message", "clarify_message"}) if ref.run.handoff else {}
         ref.run.model_copy(update={"handoff": report.settings.model_copy(update=kept)}).save(ref.run_dir)
     return report
-
-
-def _as_indexed(turns: list[Turn], path: Path, knowledge: KnowledgeSettings) -> list[Turn]:
-    """``turns`` of ``path`` with the origins the knowledge base gave their conversations, which differ when
-    it indexed a copy of the file: else a past question would be answered from its own conversation."""
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    kb = open_knowledge(knowledge.path)
-    source, mine = next((d.source for d in kb.documents() if d.sha256 == digest), None), str(path.resolve())
-    if source is None or source == mine:
-        return turns
-    return [t.model_copy(update={"origin": source + t.origin.removeprefix(mine)}) if t.origin else t for t in turns]
 
 
 def _reply_logprobs(config: EvalConfig, first: Outcome, off: list[Turn]) -> list[float] | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from caretune.data.checksum import sha256_of
 from caretune.data.read_jsonl import numbered_examples
 from caretune.data.schema import ChatExample
 from caretune.errors import InputError
@@ -27,8 +28,8 @@ class Turn(BaseModel):
     brand: str | None = None
     facts: list[str] | None = None  # what a correct answer states (a question with known facts)
     truth: str | None = None  # the policy behind them: what an answer's details may come from
-    # the conversation's file and line (``knowledge.documents.origin_of``): a past question is searched
-    # without its own conversation, as a new customer's would be
+    # the conversation's file (by its content) and line (``knowledge.documents.origin_of``): a past question
+    # is searched without its own conversation, as a new customer's would be
     origin: str | None = None
 
 
@@ -59,7 +60,8 @@ def asked(texts: Sequence[str]) -> list[Turn]:
 
 def load_turns(path: Path, limit: int | None = None, seed: int = 0) -> list[Turn]:
     """All turns of a file, or a seeded random sample of ``limit`` of them (in file order, for readability)."""
-    turns = [t for line, ex in numbered_chat_examples(path) for t in example_turns(ex, origin_of(path, line))]
+    examples, digest = numbered_chat_examples(path), sha256_of(path)
+    turns = [t for line, ex in examples for t in example_turns(ex, origin_of(digest, line))]
     if not turns:
         raise InputError("no agent turns to evaluate", path)
     return sampled(turns, limit, seed)

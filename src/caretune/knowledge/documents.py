@@ -27,7 +27,7 @@ _ANSWER_KEYS = ("answer", "a", "content")
 
 class Chunk(BaseModel):
     """A retrievable piece of knowledge. A past conversation's title is the customer's question and its text
-    the agent's answer; ``origin`` is the file line it came from."""
+    the agent's answer; ``origin`` names the conversation it came from (:func:`origin_of`)."""
 
     title: str
     text: str
@@ -72,11 +72,15 @@ def read_document(path: Path) -> Document:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise InputError(f"not a knowledge file: use one of {', '.join(SUFFIXES)}", path)
-    reader = {".csv": _csv_chunks, ".jsonl": _jsonl_chunks, ".html": _html_chunks, ".htm": _html_chunks}
-    chunks = list(reader.get(suffix, _markdown_chunks)(text, path))
+    digest = hashlib.sha256(raw).hexdigest()
+    if suffix == ".jsonl":
+        chunks = list(_jsonl_chunks(text, path, digest))
+    else:
+        reader = {".csv": _csv_chunks, ".html": _html_chunks, ".htm": _html_chunks}
+        chunks = list(reader.get(suffix, _markdown_chunks)(text, path))
     if not chunks:
         raise InputError("no text to index", path)
-    return Document(source=str(path.resolve()), sha256=hashlib.sha256(raw).hexdigest(), chunks=chunks)
+    return Document(source=str(path.resolve()), sha256=digest, chunks=chunks)
 
 
 def _sections_to_chunks(sections: Iterable[tuple[list[str], list[str]]], default_title: str) -> Iterator[Chunk]:
@@ -153,8 +157,9 @@ def _csv_chunks(text: str, path: Path) -> Iterator[Chunk]:
         yield _faq_chunk(row, path, line)
 
 
-def _jsonl_chunks(text: str, path: Path) -> Iterator[Chunk]:
-    """JSON Lines of FAQ pairs, or chat-format conversations: each agent reply with the question it answered."""
+def _jsonl_chunks(text: str, path: Path, digest: str) -> Iterator[Chunk]:
+    """JSON Lines of FAQ pairs, or chat-format conversations: each agent reply with the question it answered
+    (``digest``: the file's SHA-256, which names the conversations)."""
     from caretune.data.read_jsonl import parse_example
     from caretune.data.schema import ChatExample
 
@@ -166,14 +171,16 @@ def _jsonl_chunks(text: str, path: Path) -> Iterator[Chunk]:
         except json.JSONDecodeError as exc:
             raise InputError(f"invalid JSON: {exc.msg}", path, line) from None
         if isinstance(row, dict) and "messages" in row:
-            yield from _conversation_chunks(parse_example(raw, path, line, ChatExample), origin_of(path, line))
+            yield from _conversation_chunks(parse_example(raw, path, line, ChatExample), origin_of(digest, line))
         else:
             yield _faq_chunk(row if isinstance(row, dict) else {}, path, line)
 
 
-def origin_of(path: Path, line: int) -> str:
-    """Where a past conversation came from: training leaves out the passages of the example it trains on."""
-    return f"{path.resolve()}:{line}"
+def origin_of(digest: str, line: int) -> str:
+    """Which past conversation a chunk came from: its file's SHA-256 (``digest``) and its line. Training and the
+    hand-off's calibration leave out the example's own conversation; naming the file by its content finds it
+    in any copy, a file uploaded to the server or indexed from another directory alike."""
+    return f"{digest}:{line}"
 
 
 def _conversation_chunks(example, origin: str) -> Iterator[Chunk]:

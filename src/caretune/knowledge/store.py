@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from caretune.errors import InputError
-from caretune.knowledge.documents import Document, Kind, read_documents
+from caretune.knowledge.documents import Document, Kind, origin_of, read_documents
 
 DB_FILE = "knowledge.sqlite"
 VECTORS_FILE = "vectors.faiss"
@@ -93,6 +93,7 @@ class KnowledgeBase:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")  # a property of the file: set once, it holds for every connection
             db.executescript(_SCHEMA)
+            _name_files_by_content(db)
         self._lock = threading.Lock()
         self._index = None
         self._index_generation = -1
@@ -273,6 +274,26 @@ class KnowledgeBase:
             yield db
         finally:
             db.close()
+
+
+def _name_files_by_content(db: sqlite3.Connection) -> None:
+    """A base made when an origin named its file by path (``/path/train.jsonl:7``) names it by the document's
+    SHA-256 from now on, once (``meta.origins``): else training would find an example's own conversation."""
+    if db.execute("SELECT 1 FROM meta WHERE key = 'origins'").fetchone():
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        rows = db.execute(
+            "SELECT c.id, d.sha256, c.origin FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE c.origin IS NOT NULL"
+        ).fetchall()
+        renamed = [(origin_of(sha256, int(origin.rsplit(":", 1)[1])), i) for i, sha256, origin in rows]
+        db.executemany("UPDATE chunks SET origin = ? WHERE id = ?", renamed)
+        db.execute("INSERT OR IGNORE INTO meta VALUES ('origins', 'sha256')")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 @functools.lru_cache(maxsize=32)

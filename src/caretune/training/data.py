@@ -3,7 +3,6 @@ and labels."""
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from pathlib import Path
 
@@ -59,12 +58,3 @@ def common_system_prompt(examples: list[Example]) -> str | None:
     chats = [e for e in examples if isinstance(e, ChatExample)]
     prompts = Counter(m.content for e in chats for m in e.messages[:1] if m.role == "system")
     return prompts.most_common(1)[0][0] if prompts else None
-
-
-def sha256_of(path: Path) -> str:
-    """A data file's checksum, so ``run.json`` says exactly what a run was trained on."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from caretune.data.checksum import sha256_of
 from caretune.data.schema import ChatExample, ChatMessage
 from caretune.knowledge import Passage, grounded_system, open_knowledge, search, search_query
 from caretune.knowledge.documents import origin_of
@@ -39,9 +40,9 @@ def grounded_examples(turns: list[Turn], path: Path, knowledge: KnowledgeSetting
     kb = open_knowledge(knowledge.path)
     queries = [search_query(_plain(example.messages[:end])) for _, example, end in turns]
     vectors = get_embedder().encode(queries, progress=True)  # in batches: far faster than one by one
-    grounded = []
+    digest, grounded = sha256_of(path), []
     for (line, example, end), query, vector in zip(tqdm(turns, desc="retrieving", unit="turn"), queries, vectors):
-        excluded = frozenset({origin_of(path, line)})
+        excluded = frozenset({origin_of(digest, line)})
         passages = search(kb, query, knowledge.passages, exclude_origins=excluded, vector=vector)
         grounded.append(_turn_example(example, end, passages))
     return grounded

@@ -163,7 +163,8 @@ def _sample(examples: list, limit: int | None, seed: int) -> list:
 
 def _run_info(config: TrainConfig, data: _TokenizedData, start: StartingPoint) -> RunInfo:
     """``run.json`` at the start of a run: what serving needs, and what reproduces it."""
-    from caretune.training.data import common_system_prompt, sha256_of
+    from caretune.data.checksum import sha256_of
+    from caretune.training.data import common_system_prompt
     from caretune.training.setup import planned_steps
 
     return RunInfo(
