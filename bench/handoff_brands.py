@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from caretune.data.checksum import sha256_of
 from caretune.evaluation.handoff import FOLDS, calibrate, served_confidence
 from caretune.evaluation.questions import load_questions
 from caretune.evaluation.turns import Turn, asked, example_turns, load_turns, numbered_chat_examples
@@ -40,7 +41,8 @@ def _brand(example) -> str:  # noqa: ANN001
 
 def _read(path: Path) -> list:
     """(conversation, origin) of every line: a conversation's turns stay in one calibration fold."""
-    return [(example, origin_of(path, line)) for line, example in numbered_chat_examples(path)]
+    digest = sha256_of(path)
+    return [(example, origin_of(digest, line)) for line, example in numbered_chat_examples(path)]
 
 
 def main() -> None:
