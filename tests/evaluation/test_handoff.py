@@ -232,8 +232,9 @@ def test_eval_off_domain_writes_the_hand_off_into_the_run(
 
 
 def test_handoff_only_calibrates_without_generating(
-    tiny_llama_run: Path, acme_kb: KnowledgeSettings, tmp_path: Path
+    tiny_llama_run: Path, acme_kb: KnowledgeSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr("caretune.evaluation.runner.OFF_DOMAIN_QUESTIONS", 12)  # fewer than the file's 15
     run = shutil.copytree(tiny_llama_run, tmp_path / "run")
     conversations = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": "Sure."}]}
                      for q in IN_DOMAIN]
@@ -249,6 +250,7 @@ def test_handoff_only_calibrates_without_generating(
     assert report.systems == [] and report.samples == [] and json.loads((out / "outcomes.json").read_text()) == []
     assert "| AUROC of the confidence |" in result.output  # the figures are printed, not only filed
     assert report.handoff is not None and RunInfo.load(run).handoff == report.handoff.settings
+    assert report.handoff.settings.fitted_on["off_domain"] == 12  # a seeded sample of a long file
     assert "When the bot hands over" in (out / "report.md").read_text(encoding="utf-8")
     without_off_domain = CliRunner().invoke(app, [
         "eval", "--model", str(run), "--data", str(tmp_path / "test.jsonl"), "--handoff-only", "--out", str(out),

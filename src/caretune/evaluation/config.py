@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, model_validator
 
 from caretune.engines.loading import ENGINE_HELP, THREADS_HELP, EngineName
-from caretune.evaluation.handoff import HANDOFF_REFUSED
+from caretune.evaluation.handoff import HANDOFF_REFUSED, OFF_DOMAIN_QUESTIONS
 from caretune.evaluation.schema import Mode
 from caretune.runs.info import KnowledgeSettings
 
@@ -47,8 +47,8 @@ class EvalConfig(BaseModel):
     )
     off_domain: Path | None = Field(
         None,
-        description="CSV or JSONL of other companies' customers' messages: calibrate when the first model hands "
-        "over (against --data's questions) and write it into its run.",
+        description=f"CSV or JSONL of other companies' customers' messages (up to {OFF_DOMAIN_QUESTIONS:,}, a "
+        "seeded sample): calibrate when the first model hands over (against --data's questions) and write it into its run.",
     )
     handoff_refused: float = Field(
         HANDOFF_REFUSED, gt=0, le=1,

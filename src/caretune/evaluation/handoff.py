@@ -46,6 +46,10 @@ HANDOFF_REFUSED = 0.95
 # At most this many of the bot's past questions join the calibration (a seeded sample): hundreds narrow a
 # learnt signal's interval, and a long history still calibrates in minutes.
 PAST_QUESTIONS = 1000
+# At most this many off-domain questions are read (a seeded sample): a thousand place the threshold and the
+# AUROC closely, and the ``neighbours`` signal keeps every one it is fitted on in run.json, which serving and
+# the model list read.
+OFF_DOMAIN_QUESTIONS = 1000
 # Shares of the off-domain questions handed over at which the report also reads the in-domain share answered:
 # the trade-off a support lead weighs when setting --handoff-refused.
 OPERATING_POINTS = (0.9, 0.95, 0.99)

@@ -19,7 +19,7 @@ from caretune.evaluation.config import EvalConfig, ModelSpec
 from caretune.knowledge.embeddings import get_embedder
 from caretune.evaluation.fewshot import pick_examples
 from caretune.evaluation.hf_model import base_of, display_name, load_causal_lm
-from caretune.evaluation.handoff import HandoffReport, calibrate
+from caretune.evaluation.handoff import OFF_DOMAIN_QUESTIONS, HandoffReport, calibrate
 from caretune.evaluation.likelihood import score_turns
 from caretune.evaluation.outcomes import Outcome, load_outcomes, outcome_key
 from caretune.evaluation.questions import load_question_rows
@@ -250,7 +250,7 @@ def _calibrate_handoff(
     knowledge = spec.knowledge_settings(ref.run.knowledge if ref.run else None)
     if knowledge is None:
         raise InputError("the hand-off is judged by the knowledge base: evaluate the model with one (REF@KB)")
-    rows = load_question_rows(config.off_domain, config.text_column, seed=config.seed)  # type: ignore[arg-type]
+    rows = load_question_rows(config.off_domain, config.text_column, OFF_DOMAIN_QUESTIONS, config.seed)  # type: ignore[arg-type]
     off = asked([q.text for q in rows])
     quality = {o.name: s["semantic_similarity"] for o, s in zip(outcomes, scores) if o.kind == "model"}
     logprobs = _reply_logprobs(config, outcomes[0], off) if outcomes else None
