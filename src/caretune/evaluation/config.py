@@ -48,7 +48,8 @@ class EvalConfig(BaseModel):
     off_domain: Path | None = Field(
         None,
         description=f"CSV or JSONL of other companies' customers' messages (up to {OFF_DOMAIN_QUESTIONS:,}, a "
-        "seeded sample): calibrate when the first model hands over (against --data's questions) and write it into its run.",
+        "seeded sample): calibrate when the first model hands over (against --data's questions) and write it "
+        "into its run.",
     )
     handoff_refused: float = Field(
         HANDOFF_REFUSED, gt=0, le=1,

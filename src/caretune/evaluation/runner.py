@@ -250,7 +250,9 @@ def _calibrate_handoff(
     knowledge = spec.knowledge_settings(ref.run.knowledge if ref.run else None)
     if knowledge is None:
         raise InputError("the hand-off is judged by the knowledge base: evaluate the model with one (REF@KB)")
-    rows = load_question_rows(config.off_domain, config.text_column, OFF_DOMAIN_QUESTIONS, config.seed)  # type: ignore[arg-type]
+    rows = load_question_rows(
+        config.off_domain, config.text_column, OFF_DOMAIN_QUESTIONS, config.seed  # type: ignore[arg-type]
+    )
     off = asked([q.text for q in rows])
     quality = {o.name: s["semantic_similarity"] for o, s in zip(outcomes, scores) if o.kind == "model"}
     logprobs = _reply_logprobs(config, outcomes[0], off) if outcomes else None
