@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from caretune.answering.decision import confidence, signals_of
+from caretune.answering.decision import confidence, decision_for, signals_of
 from caretune.cli import app
 from caretune.evaluation.handoff import (
-    _cross_fitted, _folds, _refusing_threshold, calibrate, cleared, embedded_queries, learnt_signals,
+    Call, _close_calls, _cross_fitted, _folds, _refusing_threshold, calibrate, cleared, embedded_queries, learnt_signals,
     question_signals, risk_coverage, served_confidence,
 )
-from caretune.evaluation.report import read_report
+from caretune.evaluation.report import read_report, write_report
 from caretune.evaluation.turns import Turn, load_turns
 from caretune.knowledge import KnowledgeBase, search
 from caretune.runs.info import KnowledgeSettings, RunInfo
@@ -67,6 +67,10 @@ def test_calibration_separates_the_shops_questions_from_other_companies(acme_kb:
     points = report.risk_coverage["bot"]
     assert points[-1].coverage == 1.0 and points[-1].quality == pytest.approx(10 / 15)
     assert report.quality_all["bot"] == pytest.approx(10 / 15)
+    # the report names the shop's questions the threshold hands over, with their out-of-fold confidence
+    below = {(q, round(v, 3)) for q, v in zip(IN_DOMAIN, report.out_of_fold) if v < settings.threshold}
+    assert {(c.text, c.confidence) for c in report.missed} == below and report.missed
+    assert report.reasons["in_domain:low_confidence"] == len(report.missed)
 
 
 OWN_PAST = [  # what the shop's customers asked before: the same topics, other words
@@ -184,6 +188,20 @@ def test_the_threshold_hands_over_the_share_asked_of_off_domain_questions() -> N
     assert cleared(scores, y, 0.9) == 1.0 and cleared(scores, y, 1.0) == 0.75
 
 
+def test_the_report_lists_the_questions_the_threshold_gets_wrong() -> None:
+    texts = [IN_DOMAIN[0], IN_DOMAIN[5], IN_DOMAIN[10], OFF_DOMAIN[0], OFF_DOMAIN[2], OFF_DOMAIN[4]]
+    y, scores = np.array([1, 1, 1, 0, 0, 0]), np.array([0.9, 0.1, 0.3, 0.8, 0.05, 0.6])
+    decisions = [decision_for([{"role": "user", "content": t}], t, float(v), 0.5) for t, v in zip(texts, scores)]
+    calls = _close_calls(texts, y, scores, decisions)
+    # the company's questions below the threshold, least confident first; others' above it, most confident first
+    assert [(c.text, c.confidence) for c in calls["missed"]] == [(IN_DOMAIN[5], 0.1), (IN_DOMAIN[10], 0.3)]
+    assert [(c.text, c.confidence) for c in calls["let_through"]] == [(OFF_DOMAIN[0], 0.8), (OFF_DOMAIN[4], 0.6)]
+    # a customer asking for a person is handed over whatever the score: not a miss of the confidence's
+    texts[1] = "can I talk to a human about opening hours"
+    decisions[1] = decision_for([{"role": "user", "content": texts[1]}], texts[1], 0.1, 0.5)
+    assert [c.text for c in _close_calls(texts, y, scores, decisions)["missed"]] == [IN_DOMAIN[10]]
+
+
 def test_risk_coverage_puts_the_most_confident_first() -> None:
     points = risk_coverage([0.9, 0.1, 0.8, 0.2], [1.0, 0.0, 1.0, 0.5], steps=4)
     assert [p.coverage for p in points] == [0.25, 0.5, 0.75, 1.0]
@@ -251,6 +269,14 @@ def test_handoff_only_calibrates_without_generating(
     assert "| AUROC of the confidence |" in result.output  # the figures are printed, not only filed
     assert report.handoff is not None and RunInfo.load(run).handoff == report.handoff.settings
     assert report.handoff.settings.fitted_on["off_domain"] == 12  # a seeded sample of a long file
+    # the questions it gets wrong are listed under their headings, as the customers wrote them
+    h = report.handoff
+    wrong = [Call(text="is | this <b>yours</b>?\nmaybe", confidence=0.012)]
+    write_report(report.model_copy(update={"handoff": h.model_copy(update={"let_through": wrong})}), out / "again")
+    markdown, page = ((out / "again" / name).read_text(encoding="utf-8") for name in ("report.md", "report.html"))
+    assert "### Other companies' questions it would answer" in markdown
+    assert "| 0.012 | is \\| this <b>yours</b>?<br>maybe |" in markdown
+    assert "<td>is | this &lt;b&gt;yours&lt;/b&gt;?\nmaybe</td>" in page and "what the knowledge may lack" not in page
     assert "When the bot hands over" in (out / "report.md").read_text(encoding="utf-8")
     without_off_domain = CliRunner().invoke(app, [
         "eval", "--model", str(run), "--data", str(tmp_path / "test.jsonl"), "--handoff-only", "--out", str(out),

@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from caretune.answering.decision import (
-    DOMAIN, NEAREST, NEIGHBOURS, SIGNALS, Signals, confidence, decision_for, domain_logits, learnt_values,
+    DOMAIN, NEAREST, NEIGHBOURS, SIGNALS, Decision, Signals, confidence, decision_for, domain_logits, learnt_values,
     neighbours_of, signals_of,
 )
 from caretune.evaluation.paired import BOOTSTRAP_ROUNDS
@@ -50,6 +50,9 @@ PAST_QUESTIONS = 1000
 # AUROC closely, and the ``neighbours`` signal keeps every one it is fitted on in run.json, which serving and
 # the model list read.
 OFF_DOMAIN_QUESTIONS = 1000
+# How many questions the report lists on each side of the threshold's mistakes: enough to show a support lead
+# what the knowledge lacks and what slips through, few enough to read.
+CLOSE_CALLS = 10
 # Shares of the off-domain questions handed over at which the report also reads the in-domain share answered:
 # the trade-off a support lead weighs when setting --handoff-refused.
 OPERATING_POINTS = (0.9, 0.95, 0.99)
@@ -69,6 +72,13 @@ class AurocGain(BaseModel):
     diff: float
     low: float
     high: float
+
+
+class Call(BaseModel):
+    """A held-out question the decision got wrong, as the customer wrote it, with its out-of-fold confidence."""
+
+    text: str
+    confidence: float
 
 
 class HandoffReport(BaseModel):
@@ -95,6 +105,10 @@ class HandoffReport(BaseModel):
     # that hands over that share of the off-domain questions (the triggers, which ignore the score, aside)
     cleared_at: dict[float, float] = {}
     reasons: dict[str, int]  # why in-domain and off-domain questions were not answered
+    # the company's questions handed over for low confidence, least confident first (what its knowledge lacks),
+    # and other companies' questions answered, most confident first (what slips through): CLOSE_CALLS of each
+    missed: list[Call] = []
+    let_through: list[Call] = []
     quality_all: dict[str, float] = {}  # per system: mean semantic similarity over every in-domain turn
     quality_answered: dict[str, float] = {}  # ... over the turns the gate lets through
     risk_coverage: dict[str, list[RiskPoint]] = {}
@@ -341,6 +355,7 @@ def calibrate(
         off_domain_refused=float(1 - answered[y_held == 0].mean()), reasons=reasons, settings=settings,
         cleared_at={refuse: cleared(scores[held], y_held, refuse) for refuse in OPERATING_POINTS},
         out_of_fold=[float(v) for v in scores[held]],
+        **_close_calls([turns[i].history[-1]["content"] for i in held], y_held, scores[held], decisions),
     )
     for system, values in (quality or {}).items():
         kept = [v for v, ok in zip(values, answered[: len(in_domain)]) if ok]
@@ -357,6 +372,20 @@ def calibrate(
         )
         report.auroc_with_reply = float(roc_auc_score(y_held, with_reply))
     return report
+
+
+def _close_calls(
+    texts: Sequence[str], y: np.ndarray, scores: np.ndarray, decisions: Sequence[Decision]
+) -> dict[str, list[Call]]:
+    """``missed`` and ``let_through`` of :class:`HandoffReport`, from each question's text, class, out-of-fold
+    score and decision."""
+    def calls(rows: list[int], surest_first: bool) -> list[Call]:
+        rows = sorted(rows, key=lambda i: scores[i], reverse=surest_first)[:CLOSE_CALLS]
+        return [Call(text=texts[i], confidence=round(float(scores[i]), 3)) for i in rows]
+
+    missed = [i for i, d in enumerate(decisions) if y[i] == 1 and d.reason == "low_confidence"]
+    through = [i for i, d in enumerate(decisions) if y[i] == 0 and d.action == "answer"]
+    return {"missed": calls(missed, False), "let_through": calls(through, True)}
 
 
 def _conversations(turns: Sequence[Turn]) -> np.ndarray:

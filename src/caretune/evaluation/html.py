@@ -7,7 +7,9 @@ from html import escape
 
 from caretune.evaluation.markdown import speaker, summary_lines
 from caretune.evaluation.schema import METRICS, EvalReport, Sample
-from caretune.evaluation.tables import Table, brand_table, handoff_table, metrics_table, paired_table
+from caretune.evaluation.tables import (
+    Table, brand_table, close_call_tables, handoff_table, metrics_table, paired_table,
+)
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1200px;color:#222}
@@ -65,6 +67,7 @@ def render_html(report: EvalReport, charts: dict[str, bytes], risk_chart: bytes 
         *(["<h2>Is the difference real? (paired, per turn)</h2>", html_table(paired)] if paired is not None else []),
         *(["<h2>When the bot hands over (out of fold)</h2>", html_table(handoff)] if handoff is not None else []),
         *([_image("Risk-coverage", risk_chart)] if risk_chart else []),
+        *(f"<h3>{escape(heading)}</h3>{html_table(table)}" for heading, table in close_call_tables(report)),
         f'<h2>Charts</h2><div class="charts">{images}</div>',
         *(["<h2>Per brand</h2>", html_table(brands)] if brands is not None else []),
         "<h2>Sampled turns</h2>",

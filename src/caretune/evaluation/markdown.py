@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from caretune.evaluation.schema import METRICS, EvalReport, Sample
-from caretune.evaluation.tables import Table, brand_table, handoff_table, metrics_table, paired_table
+from caretune.evaluation.tables import (
+    Table, brand_table, close_call_tables, handoff_table, metrics_table, paired_table,
+)
 
 
 def _cell(text: str) -> str:
@@ -57,6 +59,7 @@ def render_markdown(report: EvalReport, chart_files: dict[str, str], risk_chart:
     if handoff is not None:
         parts += ["## When the bot hands over (out of fold)", md_table(handoff)]
         parts += [f"![Risk-coverage]({risk_chart})"] if risk_chart else []
+        parts += [part for heading, table in close_call_tables(report) for part in (f"### {heading}", md_table(table))]
     parts += ["## Charts"]
     parts += [f"![{METRICS[m].label}]({path})" for m, path in chart_files.items()]
     brands = brand_table(report)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from caretune.evaluation.handoff import AurocGain
+from caretune.evaluation.handoff import AurocGain, Call
 from caretune.evaluation.schema import METRICS, EvalReport, Metrics, format_metric
 
 # The per-brand table keeps to the metrics that say whether replies are right; the rest are in the main table.
@@ -100,6 +100,22 @@ def handoff_table(report: EvalReport) -> Table | None:
         ["Reasons", ", ".join(f"{k} {v}" for k, v in sorted(h.reasons.items())) or "—"],
     ]
     return Table(header=["Hand-off", "Value"], rows=rows)
+
+
+def close_call_tables(report: EvalReport) -> list[tuple[str, Table]]:
+    """The hand-off's mistakes a support lead reads, each list under its heading (none when it is empty): the
+    company's questions handed over for low confidence, and other companies' questions answered."""
+    h = report.handoff
+    lists = [
+        ("The company's questions handed over for low confidence (least confident first): what the knowledge "
+         "may lack", h.missed if h else []),
+        ("Other companies' questions it would answer (most confident first)", h.let_through if h else []),
+    ]
+    return [(heading, _calls_table(calls)) for heading, calls in lists if calls]
+
+
+def _calls_table(calls: list[Call]) -> Table:
+    return Table(header=["Confidence", "Question"], rows=[[f"{c.confidence:.3f}", c.text] for c in calls])
 
 
 def _gain(gain: AurocGain, served: bool) -> str:
