@@ -26,23 +26,15 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from caretune.data.checksum import sha256_of
 from caretune.evaluation.handoff import FOLDS, calibrate, served_confidence
 from caretune.evaluation.questions import load_questions
-from caretune.evaluation.turns import Turn, asked, example_turns, load_turns, numbered_chat_examples
+from caretune.evaluation.turns import Turn, asked, conversations, example_turns, load_turns
 from caretune.knowledge import KnowledgeBase, search_query
-from caretune.knowledge.documents import origin_of
 from caretune.runs.info import KnowledgeSettings
 
 
 def _brand(example) -> str:  # noqa: ANN001
     return (example.metadata or {}).get("brand", "")
-
-
-def _read(path: Path) -> list:
-    """(conversation, origin) of every line: a conversation's turns stay in one calibration fold."""
-    digest = sha256_of(path)
-    return [(example, origin_of(digest, line)) for line, example in numbered_chat_examples(path)]
 
 
 def main() -> None:
@@ -57,8 +49,9 @@ def main() -> None:
     parser.add_argument("--retrieval-only", action="store_true", help="no learnt signals: retrieval's alone")
     args = parser.parse_args()
     negatives = asked(load_questions(args.negatives)) if args.negatives else None
-    train = [e for e, _ in _read(args.data / "train.jsonl")]
-    held_out = _read(args.data / "valid.jsonl") + _read(args.data / "test.jsonl")
+    train = [e for e, _ in conversations(args.data / "train.jsonl")]
+    # with their origins: a conversation's turns stay in one calibration fold
+    held_out = conversations(args.data / "valid.jsonl") + conversations(args.data / "test.jsonl")
     brands = sorted({_brand(e) for e in train + [e for e, _ in held_out]})
     if args.one_brand:
         turns = Counter(_brand(e) for e, _ in held_out for _ in example_turns(e))

@@ -106,10 +106,12 @@ def close_call_tables(report: EvalReport) -> list[tuple[str, Table]]:
     """The hand-off's mistakes a support lead reads, each list under its heading (none when it is empty): the
     company's questions handed over for low confidence, and other companies' questions answered."""
     h = report.handoff
+    if h is None:
+        return []
     lists = [
         ("The company's questions handed over for low confidence (least confident first): what the knowledge "
-         "may lack", h.missed if h else []),
-        ("Other companies' questions it would answer (most confident first)", h.let_through if h else []),
+         "may lack", h.missed),
+        ("Other companies' questions it would answer (most confident first)", h.let_through),
     ]
     return [(heading, _calls_table(calls)) for heading, calls in lists if calls]
 

@@ -33,12 +33,13 @@ class Turn(BaseModel):
     origin: str | None = None
 
 
-def numbered_chat_examples(path: Path) -> list[tuple[int, ChatExample]]:
-    """(line, example) of a chat-format JSONL file; a bad line is an :class:`InputError` naming the file and
-    the line."""
+def conversations(path: Path) -> list[tuple[ChatExample, str]]:
+    """(example, origin) of each line of a chat-format JSONL file, the origin as the knowledge base names the
+    conversation; a bad line is an :class:`InputError` naming the file and the line."""
     if not path.is_file():
         raise InputError("file not found", path)
-    return numbered_examples(path, ChatExample)
+    digest = sha256_of(path)
+    return [(example, origin_of(digest, line)) for line, example in numbered_examples(path, ChatExample)]
 
 
 def example_turns(example: ChatExample, origin: str | None = None) -> list[Turn]:
@@ -60,8 +61,7 @@ def asked(texts: Sequence[str]) -> list[Turn]:
 
 def load_turns(path: Path, limit: int | None = None, seed: int = 0) -> list[Turn]:
     """All turns of a file, or a seeded random sample of ``limit`` of them (in file order, for readability)."""
-    examples, digest = numbered_chat_examples(path), sha256_of(path)
-    turns = [t for line, ex in examples for t in example_turns(ex, origin_of(digest, line))]
+    turns = [t for example, origin in conversations(path) for t in example_turns(example, origin)]
     if not turns:
         raise InputError("no agent turns to evaluate", path)
     return sampled(turns, limit, seed)

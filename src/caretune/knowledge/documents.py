@@ -8,6 +8,7 @@ answer, short enough that three of them fit a small model's prompt beside the co
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
@@ -73,11 +74,9 @@ def read_document(path: Path) -> Document:
     if suffix not in SUFFIXES:
         raise InputError(f"not a knowledge file: use one of {', '.join(SUFFIXES)}", path)
     digest = hashlib.sha256(raw).hexdigest()
-    if suffix == ".jsonl":
-        chunks = list(_jsonl_chunks(text, path, digest))
-    else:
-        reader = {".csv": _csv_chunks, ".html": _html_chunks, ".htm": _html_chunks}
-        chunks = list(reader.get(suffix, _markdown_chunks)(text, path))
+    jsonl = functools.partial(_jsonl_chunks, digest=digest)
+    reader = {".csv": _csv_chunks, ".jsonl": jsonl, ".html": _html_chunks, ".htm": _html_chunks}
+    chunks = list(reader.get(suffix, _markdown_chunks)(text, path))
     if not chunks:
         raise InputError("no text to index", path)
     return Document(source=str(path.resolve()), sha256=digest, chunks=chunks)
